@@ -1,0 +1,107 @@
+// Command hubprov provisions HubSpot connector instances in bulk, declaratively,
+// from manifests reviewed in git. See README.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes, the same for every command (README "Exit codes").
+const (
+	exitOK       = 0 // success; plan: no changes, or changes without --detailed-exitcode
+	exitFailures = 1 // some accounts failed, the rest done
+	exitChanges  = 2 // plan --detailed-exitcode: changes pending
+	exitInvalid  = 3 // invalid manifest or usage: nothing was sent
+	exitAborted  = 4 // credentials rejected, failure budget exceeded, or interrupted
+)
+
+// A command is one hubprov subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, env *cmdEnv, args []string) int
+}
+
+// commands lists every subcommand in the order --help shows them.
+var commands = []command{
+	{"version", "print version, commit and Go version", runVersion},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// cmdEnv is what every command gets from the process: its streams and environment.
+type cmdEnv struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	env := &cmdEnv{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	if len(args) == 0 {
+		usage(stderr)
+		return exitInvalid
+	}
+	name := args[0]
+	switch name {
+	case "-h", "-help", "--help", "help":
+		if len(args) > 1 {
+			if c := lookup(args[1]); c != nil {
+				return c.run(ctx, env, []string{"--help"})
+			}
+		}
+		usage(stdout)
+		return exitOK
+	case "-v", "--version":
+		name = "version"
+	}
+	c := lookup(name)
+	if c == nil {
+		fmt.Fprintf(stderr, "hubprov: unknown command %q\n", name)
+		usage(stderr)
+		return exitInvalid
+	}
+	return c.run(ctx, env, args[1:])
+}
+
+func lookup(name string) *command {
+	for i := range commands {
+		if commands[i].name == name {
+			return &commands[i]
+		}
+	}
+	return nil
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `hubprov provisions HubSpot connector instances in bulk from reviewed manifests.
+
+Usage:
+  hubprov <command> [flags]
+
+Commands:
+`)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-15s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, `
+Run 'hubprov <command> --help' for a command's flags.
+
+Exit codes:
+  0  success (plan: no changes, or changes without --detailed-exitcode)
+  1  some accounts failed, the rest done
+  2  plan --detailed-exitcode: changes pending
+  3  invalid manifest or usage: nothing was sent
+  4  aborted: platform credentials rejected, failure budget exceeded, or interrupted
+`)
+}

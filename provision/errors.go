@@ -1,0 +1,130 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+)
+
+// APIError is the one error type of every platform call.
+type APIError struct {
+	Platform   string        // target.platform
+	Op         string        // list, lookup, get, create, update, delete, oauth-url
+	Status     int           // HTTP status; 0 when no response arrived
+	RequestID  string        // the platform's request id, when it gives one
+	Message    string        // the platform's message, scrubbed of secrets
+	RetryAfter time.Duration // from a Retry-After header; 0 when absent
+	Err        error         // the transport error when Status is 0
+}
+
+func (e *APIError) Error() string {
+	if e.Status == 0 {
+		return fmt.Sprintf("%s: %s: %v", e.Platform, e.Op, e.Err)
+	}
+	msg := fmt.Sprintf("%s: %s: HTTP %d", e.Platform, e.Op, e.Status)
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	if e.RequestID != "" {
+		msg += " (request id " + e.RequestID + ")"
+	}
+	return msg
+}
+
+func (e *APIError) Unwrap() error { return e.Err }
+
+// Class says what the engine does about a failed call.
+type Class string
+
+// The failure classes.
+const (
+	// Transient failures are retried with backoff: 429, 500, 502, 503, 504,
+	// and transport errors where the request surely was not acted upon.
+	Transient Class = "transient"
+	// Item failures belong to one account; it is recorded and the run goes on.
+	Item Class = "item"
+	// Systemic failures (rejected platform credentials) abort the run.
+	Systemic Class = "systemic"
+	// Ambiguous failures of a create may or may not have created the instance;
+	// the engine looks it up before any retry.
+	Ambiguous Class = "ambiguous"
+	// Canceled means the run was interrupted.
+	Canceled Class = "canceled"
+)
+
+// Classify says which class err belongs to. It is the one place that decides.
+func Classify(err error) Class {
+	if err == nil {
+		return ""
+	}
+	if errors.Is(err, context.Canceled) {
+		return Canceled
+	}
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return Item
+	}
+	switch {
+	case ae.Status == 0:
+		if notSent(ae.Err) {
+			return Transient
+		}
+		if ae.Op == "create" {
+			return Ambiguous
+		}
+		return Transient
+	case ae.Status == 401 || ae.Status == 403:
+		return Systemic
+	case ae.Status == 408 || ae.Status == 429 || ae.Status == 500 || ae.Status == 502 || ae.Status == 503 || ae.Status == 504:
+		if ae.Op == "create" && (ae.Status == 500 || ae.Status == 502 || ae.Status == 504 || ae.Status == 408) {
+			// The platform may have committed the create before failing.
+			return Ambiguous
+		}
+		return Transient
+	default:
+		return Item
+	}
+}
+
+// notSent reports whether a transport error happened before the request left:
+// a refused connection or a failed name lookup.
+func notSent(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns)
+}
+
+// ParseRetryAfter reads a Retry-After header: delta-seconds or an HTTP date.
+// A date in the past, or a value it cannot read, gives 0.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil {
+		if n < 0 {
+			return 0
+		}
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http1Date(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+func http1Date(v string) (time.Time, error) {
+	for _, layout := range []string{time.RFC1123, time.RFC850, time.ANSIC} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("not an HTTP date: %q", v)
+}
