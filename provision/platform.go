@@ -39,9 +39,13 @@ type Platform interface {
 
 // Desired is what one account should look like on the platform.
 type Desired struct {
-	Account     manifest.Account
+	Account     manifest.Account // secrets resolved
 	Set         string
-	Fingerprint string
+	Fingerprint string // the spec marker value; see Fingerprint
+	// Reauth says the account's secrets changed, so an update must send them
+	// (credential configuration keys and providerData). When false, an update
+	// sends only name, tags, description and non-secret configuration.
+	Reauth bool
 }
 
 // Instance is what the platform holds for one account: a Cloud Elements or Open
