@@ -1,0 +1,442 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hubprov/hubprov/manifest"
+)
+
+// Status is how one account ended.
+type Status string
+
+// The statuses of an account in the report.
+const (
+	Succeeded Status = "succeeded"
+	Failed    Status = "failed"
+	Skipped   Status = "skipped"
+	Unhealthy Status = "unhealthy"
+)
+
+// Options controls Apply.
+type Options struct {
+	Parallelism    int           // concurrent accounts; default 8
+	Rate           float64       // requests per second for the whole run; 0 means adaptive only
+	MaxAttempts    int           // attempts per request; default 5
+	RequestTimeout time.Duration // per attempt; 0 means none
+	// MaxFailures aborts the rest of the run once more accounts than this have
+	// failed; MaxFailureRatio does the same for a share of the accounts. Zero is off.
+	MaxFailures     int
+	MaxFailureRatio float64
+	// Verify reads each created or updated instance back and reports one that
+	// is not valid and enabled as Unhealthy.
+	Verify   bool
+	Journal  *Journal            // intent and outcome records; nil for none
+	Log      zerolog.Logger      // run events; never given a secret
+	Progress *Progress           // live counters for a progress display; may be nil
+	Scrub    func(string) string // removes known secret values from platform messages; nil for none
+}
+
+// Result is how one account (or deleted instance) ended.
+type Result struct {
+	Name       string
+	Element    string
+	Action     Action
+	Fields     []string
+	Status     Status
+	InstanceID string
+	Token      manifest.Secret // the instance token, when the platform gave one
+	Attempts   int
+	Duration   time.Duration
+	Error      *ResultError
+}
+
+// ResultError describes why an account failed.
+type ResultError struct {
+	Class      Class  `json:"class"`
+	HTTPStatus int    `json:"httpStatus,omitempty"`
+	RequestID  string `json:"requestId,omitempty"`
+	Message    string `json:"message"`
+}
+
+// Outcome is what Apply did.
+type Outcome struct {
+	Results []Result // one per change, in plan order
+	// Aborted says why the run stopped early; empty when it did not.
+	Aborted    string
+	AbortClass Class // Systemic, Canceled, or "budget" for --max-failures
+	// Requests counts requests sent; Throttled the 429 and 503 answers; Retries the retried attempts.
+	Requests, Throttled, Retries int
+}
+
+// Progress holds live counters that a progress display reads while Apply runs.
+type Progress struct {
+	Total                                           int64
+	Done, Created, Updated, Deleted, Unchanged, Bad atomic.Int64
+}
+
+// ClassBudget marks a run aborted by --max-failures.
+const ClassBudget Class = "failure-budget"
+
+// Apply carries out the plan on the platform. One account's failure is
+// recorded in its Result and never stops the others; the run as a whole stops
+// early only when the platform rejects its credentials, the failure budget is
+// exceeded, or ctx is cancelled. After cancellation no new request starts and
+// requests in flight finish.
+func Apply(ctx context.Context, pf Platform, plan Plan, opts Options) Outcome {
+	if opts.Parallelism < 1 {
+		opts.Parallelism = 8
+	}
+	if opts.MaxAttempts < 1 {
+		opts.MaxAttempts = 5
+	}
+	if opts.Scrub == nil {
+		opts.Scrub = func(s string) string { return s }
+	}
+	r := &runner{
+		pf:   pf,
+		plan: plan,
+		opts: opts,
+		pol:  newPolicy(opts.Rate, opts.MaxAttempts, opts.RequestTimeout),
+		out:  make([]Result, len(plan.Changes)),
+	}
+	if opts.Progress != nil {
+		opts.Progress.Total = int64(len(plan.Changes))
+	}
+	stopCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	r.stop = stop
+
+	g := new(errgroup.Group)
+	g.SetLimit(opts.Parallelism)
+	for i := range plan.Changes {
+		if stopCtx.Err() != nil {
+			r.skip(i)
+			continue
+		}
+		g.Go(func() error {
+			if stopCtx.Err() != nil {
+				r.skip(i)
+				return nil
+			}
+			r.one(stopCtx, i)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if r.aborted == "" && ctx.Err() != nil {
+		r.aborted, r.abortClass = "interrupted", Canceled
+	}
+	req, thr, ret := r.pol.stats()
+	return Outcome{Results: r.out, Aborted: r.aborted, AbortClass: r.abortClass, Requests: req, Throttled: thr, Retries: ret}
+}
+
+type runner struct {
+	pf   Platform
+	plan Plan
+	opts Options
+	pol  *policy
+	out  []Result
+	stop context.CancelFunc
+
+	mu         sync.Mutex
+	aborted    string
+	abortClass Class
+	failed     int
+}
+
+func (r *runner) skip(i int) {
+	c := r.plan.Changes[i]
+	res := Result{Name: c.Name, Action: c.Action, Fields: c.Fields, Status: Skipped}
+	if c.Desired != nil {
+		res.Element = c.Desired.Account.Element
+	}
+	if c.Remote != nil {
+		res.InstanceID = c.Remote.ID
+		if res.Element == "" {
+			res.Element = c.Remote.Element
+		}
+	}
+	r.out[i] = res
+	r.count(res)
+}
+
+func (r *runner) abort(reason string, class Class) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.aborted == "" {
+		r.aborted, r.abortClass = reason, class
+		r.opts.Log.Error().Str("reason", reason).Msg("aborting the run: no new requests")
+	}
+	r.stop()
+}
+
+// one carries out change i and records its result.
+func (r *runner) one(ctx context.Context, i int) {
+	c := r.plan.Changes[i]
+	start := time.Now()
+	res := Result{Name: c.Name, Action: c.Action, Fields: c.Fields}
+	if c.Desired != nil {
+		res.Element = c.Desired.Account.Element
+	}
+	if c.Remote != nil {
+		res.InstanceID = c.Remote.ID
+		res.Token = c.Remote.Token
+		if res.Element == "" {
+			res.Element = c.Remote.Element
+		}
+	}
+	var inst *Instance
+	var err error
+	switch c.Action {
+	case Unchanged:
+		res.Status = Succeeded
+	case Create:
+		if r.opts.Journal != nil {
+			if jerr := r.opts.Journal.Intent(c.Name); jerr != nil {
+				r.opts.Log.Error().Err(jerr).Msg("journal write failed")
+			}
+		}
+		inst, err = r.create(ctx, c, &res)
+	case Update:
+		inst, err = r.update(ctx, c, &res)
+	case Delete:
+		err = r.delete(ctx, c, &res)
+	}
+	if inst != nil {
+		res.InstanceID = inst.ID
+		if inst.Token.Resolved() {
+			res.Token = inst.Token
+		}
+	}
+	if err == nil && c.Action != Unchanged {
+		res.Status = Succeeded
+		if r.opts.Verify && (c.Action == Create || c.Action == Update) && res.InstanceID != "" {
+			r.verify(ctx, &res)
+		}
+	} else if err != nil {
+		res.Status = Failed
+		res.Error = r.resultError(err)
+		r.opts.Log.Warn().Str("account", c.Name).Str("action", string(c.Action)).
+			Str("class", string(res.Error.Class)).Int("httpStatus", res.Error.HTTPStatus).
+			Str("error", res.Error.Message).Msg("account failed")
+	}
+	res.Duration = time.Since(start)
+	r.out[i] = res
+	if r.opts.Journal != nil {
+		if jerr := r.opts.Journal.Outcome(res); jerr != nil {
+			r.opts.Log.Error().Err(jerr).Msg("journal write failed")
+		}
+	}
+	r.count(res)
+	if res.Status == Failed && res.Error != nil && res.Error.Class != Systemic && res.Error.Class != Canceled {
+		r.mu.Lock()
+		r.failed++
+		n := r.failed
+		r.mu.Unlock()
+		total := len(r.plan.Changes)
+		if (r.opts.MaxFailures > 0 && n > r.opts.MaxFailures) ||
+			(r.opts.MaxFailureRatio > 0 && float64(n) > r.opts.MaxFailureRatio*float64(total)) {
+			r.abort(fmt.Sprintf("failure budget exceeded: %d accounts failed", n), ClassBudget)
+		}
+	}
+}
+
+func (r *runner) count(res Result) {
+	p := r.opts.Progress
+	if p == nil {
+		return
+	}
+	p.Done.Add(1)
+	switch {
+	case res.Status == Failed || res.Status == Unhealthy:
+		p.Bad.Add(1)
+	case res.Status != Succeeded:
+	case res.Action == Create:
+		p.Created.Add(1)
+	case res.Action == Update:
+		p.Updated.Add(1)
+	case res.Action == Delete:
+		p.Deleted.Add(1)
+	case res.Action == Unchanged:
+		p.Unchanged.Add(1)
+	}
+}
+
+func (r *runner) resultError(err error) *ResultError {
+	re := &ResultError{Class: Classify(err), Message: r.opts.Scrub(err.Error())}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		re.HTTPStatus = ae.Status
+		re.RequestID = ae.RequestID
+	}
+	if errors.Is(err, errBudget) {
+		re.Message = r.opts.Scrub(errBudget.Error() + ": " + err.Error())
+	}
+	return re
+}
+
+// call makes one attempt of op under the run's policy: it waits for the rate
+// and any pause, bounds the attempt's time, and feeds the outcome back. The
+// attempt itself does not stop on interruption, so a request in flight finishes.
+func (r *runner) call(ctx context.Context, op func(context.Context) error) error {
+	if err := r.pol.wait(ctx); err != nil {
+		return err
+	}
+	actx := context.WithoutCancel(ctx)
+	if r.pol.timeout > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeout(actx, r.pol.timeout)
+		defer cancel()
+	}
+	err := op(actx)
+	if err == nil {
+		r.pol.success()
+		return nil
+	}
+	var ae *APIError
+	if errors.As(err, &ae) && (ae.Status == 429 || ae.Status == 503) {
+		r.pol.throttle(ae.RetryAfter)
+	}
+	if Classify(err) == Systemic {
+		r.abort("the platform rejected the credentials: "+r.opts.Scrub(err.Error()), Systemic)
+	}
+	return err
+}
+
+// retrying runs op until it succeeds, fails for good, or attempts run out.
+// It returns the last error; res.Attempts counts every attempt.
+func (r *runner) retrying(ctx context.Context, res *Result, op func(context.Context) error) error {
+	for attempt := 1; ; attempt++ {
+		res.Attempts++
+		err := r.call(ctx, op)
+		if err == nil {
+			return nil
+		}
+		if Classify(err) != Transient {
+			return err
+		}
+		d, rerr := r.pol.retry(attempt, err)
+		if rerr != nil {
+			return rerr
+		}
+		r.opts.Log.Debug().Str("account", res.Name).Int("attempt", attempt).Dur("backoff", d).Str("error", r.opts.Scrub(err.Error())).Msg("retrying")
+		if serr := sleep(ctx, d); serr != nil {
+			return fmt.Errorf("interrupted before retrying: %w", errors.Join(serr, err))
+		}
+	}
+}
+
+// create creates the instance. After an ambiguous failure it looks the
+// instance up by its marker before trying again, so it never creates twice.
+func (r *runner) create(ctx context.Context, c Change, res *Result) (*Instance, error) {
+	d := *c.Desired
+	for attempt := 1; ; attempt++ {
+		res.Attempts++
+		var inst Instance
+		err := r.call(ctx, func(ctx context.Context) error {
+			var err error
+			inst, err = r.pf.Create(ctx, d)
+			return err
+		})
+		if err == nil {
+			return &inst, nil
+		}
+		class := Classify(err)
+		switch class {
+		case Ambiguous:
+			r.opts.Log.Info().Str("account", c.Name).Str("error", r.opts.Scrub(err.Error())).Msg("create outcome unknown: looking it up before any retry")
+			var found *Instance
+			lerr := r.retrying(ctx, res, func(ctx context.Context) error {
+				var err error
+				found, err = r.pf.Lookup(ctx, d.Set, d.Account.Name)
+				return err
+			})
+			if lerr != nil {
+				return nil, fmt.Errorf("look up after an unclear create: %w", lerr)
+			}
+			if found != nil {
+				r.opts.Log.Info().Str("account", c.Name).Str("instanceId", found.ID).Msg("adopted the instance the unclear create made")
+				return found, nil
+			}
+		case Transient:
+		default:
+			return nil, err
+		}
+		wait, rerr := r.pol.retry(attempt, err)
+		if rerr != nil {
+			return nil, rerr
+		}
+		if serr := sleep(ctx, wait); serr != nil {
+			return nil, fmt.Errorf("interrupted before retrying: %w", errors.Join(serr, err))
+		}
+	}
+}
+
+// update changes the instance. A stale version (412) is re-read and retried.
+func (r *runner) update(ctx context.Context, c Change, res *Result) (*Instance, error) {
+	cur := *c.Remote
+	var inst Instance
+	for refreshes := 0; ; refreshes++ {
+		err := r.retrying(ctx, res, func(ctx context.Context) error {
+			var err error
+			inst, err = r.pf.Update(ctx, cur, *c.Desired)
+			return err
+		})
+		var ae *APIError
+		if err == nil || !errors.As(err, &ae) || ae.Status != 412 || refreshes >= 3 {
+			if err != nil {
+				return nil, err
+			}
+			return &inst, nil
+		}
+		if gerr := r.retrying(ctx, res, func(ctx context.Context) error {
+			var err error
+			cur, err = r.pf.Get(ctx, c.Remote.ID)
+			return err
+		}); gerr != nil {
+			return nil, fmt.Errorf("re-read after a stale version: %w", gerr)
+		}
+	}
+}
+
+// delete removes the instance; one already gone counts as deleted.
+func (r *runner) delete(ctx context.Context, c Change, res *Result) error {
+	err := r.retrying(ctx, res, func(ctx context.Context) error {
+		return r.pf.Delete(ctx, *c.Remote)
+	})
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == 404 {
+		return nil
+	}
+	return err
+}
+
+// verify reads the instance back and marks it Unhealthy unless valid and enabled.
+func (r *runner) verify(ctx context.Context, res *Result) {
+	var inst Instance
+	err := r.retrying(ctx, res, func(ctx context.Context) error {
+		var err error
+		inst, err = r.pf.Get(ctx, res.InstanceID)
+		return err
+	})
+	switch {
+	case err != nil:
+		res.Status = Unhealthy
+		res.Error = r.resultError(fmt.Errorf("verify: %w", err))
+	case !inst.Valid || !inst.Enabled:
+		res.Status = Unhealthy
+		what := "not valid"
+		if inst.Valid {
+			what = "disabled"
+		}
+		res.Error = &ResultError{Class: Item, Message: "verify: the platform reports the instance " + what}
+	}
+}
