@@ -1,0 +1,293 @@
+// Package cloudelements is the client of the Cloud Elements elements/api-v2
+// API, which SAP Open Connectors serves unchanged under regional base URLs. It
+// turns a desired account into an element instance of the HubSpot elements
+// (hubspot, hubspotcrm) and reads instances back, marked with hubprov's tags.
+package cloudelements
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hubprov/hubprov/manifest"
+	"github.com/hubprov/hubprov/provision"
+)
+
+// DefaultBaseURL is the Cloud Elements production API. Open Connectors has no
+// default: its base URL is regional.
+const DefaultBaseURL = "https://api.cloud-elements.com/elements/api-v2"
+
+// pageSize is the largest page the list API serves.
+const pageSize = 200
+
+// maxBody bounds how much of a successful response is decoded.
+const maxBody = 64 << 20
+
+// Client calls one Cloud Elements or Open Connectors tenant. It is safe for
+// concurrent use. Every method makes exactly one attempt per request.
+type Client struct {
+	base     string
+	hc       *http.Client
+	creds    manifest.Credentials
+	platform manifest.Platform
+	now      func() time.Time
+}
+
+var _ provision.Platform = (*Client)(nil)
+
+// New returns a client of the API at baseURL (DefaultBaseURL when empty),
+// authenticating with creds.User and creds.Organization. platform is
+// cloud-elements or open-connectors; it names the platform in errors. A nil hc
+// means a client that does not follow redirects.
+func New(baseURL string, hc *http.Client, creds manifest.Credentials, platform manifest.Platform) *Client {
+	if baseURL == "" {
+		baseURL = DefaultBaseURL
+	}
+	if hc == nil {
+		hc = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	if platform == "" {
+		platform = manifest.CloudElements
+	}
+	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc, creds: creds, platform: platform, now: time.Now}
+}
+
+// Name returns the platform the client was made for.
+func (c *Client) Name() manifest.Platform { return c.platform }
+
+// List returns every instance tagged with the set marker of set, following the
+// Elements-Next-Page-Token header through all pages. A 404 means no instance.
+func (c *Client) List(ctx context.Context, set string) ([]provision.Instance, error) {
+	q := url.Values{}
+	q.Set("tags[]", setMarker(set))
+	q.Set("pageSize", strconv.Itoa(pageSize))
+	raws, err := c.listAll(ctx, "list", q)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]provision.Instance, 0, len(raws))
+	for _, r := range raws {
+		in := r.instance()
+		if in.Set == set {
+			out = append(out, in)
+		}
+	}
+	return out, nil
+}
+
+// Lookup returns the instance of set named exactly name, or nil. The API's
+// searchText matches substrings, so the name is compared here.
+func (c *Client) Lookup(ctx context.Context, set, name string) (*provision.Instance, error) {
+	q := url.Values{}
+	q.Set("tags[]", setMarker(set))
+	q.Set("searchText", name)
+	raws, err := c.listAll(ctx, "lookup", q)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range raws {
+		in := r.instance()
+		if in.Name == name && in.Set == set {
+			return &in, nil
+		}
+	}
+	return nil, nil
+}
+
+// listAll reads every page of GET /instances with query q. A 404 ends the
+// list: the API answers 404 when nothing matches.
+func (c *Client) listAll(ctx context.Context, op string, q url.Values) ([]rawInstance, error) {
+	var all []rawInstance
+	seen := map[string]bool{}
+	for {
+		var page []rawInstance
+		hdr, err := c.do(ctx, op, http.MethodGet, "/instances?"+q.Encode(), nil, nil, &page)
+		if err != nil {
+			var ae *provision.APIError
+			if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+				return all, nil
+			}
+			return nil, err
+		}
+		all = append(all, page...)
+		next := hdr.Get("Elements-Next-Page-Token")
+		if next == "" || seen[next] || len(page) == 0 {
+			return all, nil
+		}
+		seen[next] = true
+		q.Set("nextPage", next)
+	}
+}
+
+// Get reads the instance with the given id.
+func (c *Client) Get(ctx context.Context, id string) (provision.Instance, error) {
+	var r rawInstance
+	if _, err := c.do(ctx, "get", http.MethodGet, "/instances/"+url.PathEscape(id), nil, nil, &r); err != nil {
+		return provision.Instance{}, err
+	}
+	return r.instance(), nil
+}
+
+// Create posts the instance d describes, with the body the platform documents
+// for its auth type. Not safe to retry blindly: a failure without a response
+// may have created the instance.
+func (c *Client) Create(ctx context.Context, d provision.Desired) (provision.Instance, error) {
+	body := createBody(d)
+	var r rawInstance
+	if _, err := c.do(ctx, "create", http.MethodPost, "/instances", body, accountSecrets(d.Account), &r); err != nil {
+		return provision.Instance{}, err
+	}
+	return r.instance(), nil
+}
+
+// Update patches cur to match d: name, the whole tag set (PATCH replaces it),
+// non-secret configuration and, when d.Reauth, the credentials.
+func (c *Client) Update(ctx context.Context, cur provision.Instance, d provision.Desired) (provision.Instance, error) {
+	body := updateBody(d)
+	secrets := append(accountSecrets(d.Account), cur.Token.Reveal())
+	var r rawInstance
+	if _, err := c.do(ctx, "update", http.MethodPatch, "/instances/"+url.PathEscape(cur.ID), body, secrets, &r); err != nil {
+		return provision.Instance{}, err
+	}
+	if r.ID == "" { // an empty 200: report what was sent
+		out := cur
+		out.Name = d.Account.Name
+		out.Tags = append([]string(nil), d.Account.Tags...)
+		out.Set, out.Fingerprint = d.Set, d.Fingerprint
+		return out, nil
+	}
+	return r.instance(), nil
+}
+
+// Delete removes the instance. A 404 comes back as an *APIError with Status 404.
+func (c *Client) Delete(ctx context.Context, cur provision.Instance) error {
+	_, err := c.do(ctx, "delete", http.MethodDelete, "/instances/"+url.PathEscape(cur.ID), nil, []string{cur.Token.Reveal()}, nil)
+	return err
+}
+
+// OAuthURL asks the platform for the HubSpot consent URL of an oauth2 account
+// (GET /elements/{key}/oauth/url). The API takes the client secret in the
+// query, so errors never carry the request URL. scopes are sent space-separated;
+// none means the element's defaults.
+func (c *Client) OAuthURL(ctx context.Context, element, clientID string, clientSecret manifest.Secret, callbackURL string, scopes []string, state string) (string, error) {
+	params := [][2]string{{"apiKey", clientID}, {"apiSecret", clientSecret.Reveal()}, {"callbackUrl", callbackURL}}
+	if len(scopes) > 0 {
+		params = append(params, [2]string{"scope", strings.Join(scopes, " ")})
+	}
+	if state != "" {
+		params = append(params, [2]string{"state", state})
+	}
+	var parts []string
+	for _, p := range params {
+		// %20 for spaces, as the platform's own examples send the scope list.
+		parts = append(parts, p[0]+"="+strings.ReplaceAll(url.QueryEscape(p[1]), "+", "%20"))
+	}
+	path := "/elements/" + url.PathEscape(element) + "/oauth/url?" + strings.Join(parts, "&")
+	var out struct {
+		Element  string `json:"element"`
+		OAuthURL string `json:"oauthUrl"`
+	}
+	if _, err := c.do(ctx, "oauth-url", http.MethodGet, path, nil, []string{clientSecret.Reveal()}, &out); err != nil {
+		return "", err
+	}
+	if out.OAuthURL == "" {
+		return "", &provision.APIError{Platform: string(c.platform), Op: "oauth-url", Status: http.StatusOK, Message: "response has no oauthUrl"}
+	}
+	return out.OAuthURL, nil
+}
+
+// do sends one request and decodes a 2xx JSON answer into out (when out is not
+// nil and the body is not empty). Any other outcome is an *APIError whose text
+// is scrubbed of the credentials and of secrets. The body is always drained.
+func (c *Client) do(ctx context.Context, op, method, pathQuery string, body any, secrets []string, out any) (http.Header, error) {
+	secrets = append(secrets, c.creds.User.Reveal(), c.creds.Organization.Reveal())
+	fail := func(status int, msg string, err error) *provision.APIError {
+		return &provision.APIError{Platform: string(c.platform), Op: op, Status: status, Message: scrub(msg, secrets), Err: err}
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, fail(0, "", fmt.Errorf("encode request: %w", err))
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+pathQuery, rd)
+	if err != nil {
+		// The URL may hold a secret (oauth/url): keep only the cause.
+		return nil, fail(0, "", &scrubbedError{msg: scrub("build request: invalid base URL or path", secrets), err: err})
+	}
+	req.Header.Set("Authorization", "User "+c.creds.User.Reveal()+", Organization "+c.creds.Organization.Reveal())
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) && ue.Err != nil {
+			err = errors.Unwrap(ue) // url.Error prints the URL, which may hold a secret
+		}
+		return nil, fail(0, "", &scrubbedError{msg: scrub(err.Error(), secrets), err: err})
+	}
+	defer func() {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+	}()
+
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		ae := fail(resp.StatusCode, "", nil)
+		ae.RequestID, ae.Message = parseError(raw, resp)
+		ae.Message = scrub(ae.Message, secrets)
+		ae.RequestID = scrub(ae.RequestID, secrets)
+		ae.RetryAfter = provision.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+		return resp.Header, ae
+	}
+	if out != nil {
+		raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		if err != nil {
+			return nil, fail(0, "", &scrubbedError{msg: "read response: " + scrub(err.Error(), secrets), err: err})
+		}
+		if len(bytes.TrimSpace(raw)) > 0 {
+			if err := json.Unmarshal(raw, out); err != nil {
+				e := fail(resp.StatusCode, "undecodable response: "+err.Error(), nil)
+				e.RequestID = resp.Header.Get("X-Request-Id")
+				return nil, e
+			}
+		}
+	}
+	return resp.Header, nil
+}
+
+// parseError reads the platform's error body {requestId, message,
+// providerMessage}; anything else is shown as text.
+func parseError(raw []byte, resp *http.Response) (requestID, message string) {
+	var e struct {
+		RequestID       string `json:"requestId"`
+		Message         string `json:"message"`
+		ProviderMessage string `json:"providerMessage"`
+	}
+	if json.Unmarshal(raw, &e) == nil && (e.Message != "" || e.RequestID != "") {
+		requestID, message = e.RequestID, e.Message
+		if e.ProviderMessage != "" {
+			message += " (provider: " + e.ProviderMessage + ")"
+		}
+	} else {
+		message = strings.TrimSpace(string(raw))
+	}
+	if requestID == "" {
+		requestID = resp.Header.Get("X-Request-Id")
+	}
+	if message == "" {
+		message = http.StatusText(resp.StatusCode)
+	}
+	return requestID, message
+}
