@@ -1,0 +1,448 @@
+// Package emulator is an in-memory emulator of the three platform APIs hubprov
+// provisions on: Cloud Elements and SAP Open Connectors (one API, served under
+// /elements/api-v2) and Adobe Experience Platform Flow Service (served under
+// /data/foundation/flowservice). It follows the seed documents and
+// api-contract.md, and it injects faults (latency, a server-side rate limit,
+// random 429/500/503, connection resets, lost responses after a committed
+// change) so the engine's retry, rate and ambiguity handling can be tested and
+// benchmarked. An [*Emulator] is a plain http.Handler; [Start] serves one on a
+// TCP address.
+package emulator
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Path prefixes of the emulated APIs.
+const (
+	CloudElementsPrefix = "/elements/api-v2"
+	FlowServicePrefix   = "/data/foundation/flowservice"
+	StatsPath           = "/_emulator/stats"
+)
+
+// Op names one kind of operation, the unit of per-operation fault injection.
+type Op string
+
+// The operations. Each request to an emulated API is exactly one of them; a
+// request to an unknown path has no operation and gets no faults.
+const (
+	OpCreate   Op = "create"    // POST /instances, POST /elements/{key}/instances, POST /connections
+	OpList     Op = "list"      // GET /instances, GET /elements/{key}/instances, GET /connections
+	OpGet      Op = "get"       // GET /instances/{id}, GET /connections/{id}
+	OpUpdate   Op = "update"    // PATCH and PUT /instances/{id}, PATCH /connections/{id}
+	OpDelete   Op = "delete"    // DELETE /instances/{id}, DELETE /connections/{id}
+	OpOAuthURL Op = "oauth-url" // GET /elements/{key}/oauth/url
+)
+
+// Ops lists every operation.
+var Ops = []Op{OpCreate, OpList, OpGet, OpUpdate, OpDelete, OpOAuthURL}
+
+// Faults are the probabilities (0..1) of each injected failure for one request.
+// At most one fault happens per request: one uniform draw is compared with the
+// probabilities in the order Reset, Rate429, Rate500, Rate503, LostResponse, so
+// each happens at its own rate as long as they sum to at most 1.
+type Faults struct {
+	Rate429 float64 // answer 429 (no Retry-After) without handling
+	Rate500 float64 // answer 500 without handling
+	Rate503 float64 // answer 503 without handling
+	// Reset closes the connection with a TCP RST before the request is handled.
+	Reset float64
+	// LostResponse performs the request (a create commits), then closes the
+	// connection with a TCP RST instead of answering: the ambiguous failure.
+	LostResponse float64
+}
+
+// Options configure an Emulator. The zero value is a fault-free emulator
+// accepting the demo credentials.
+type Options struct {
+	// User and Organization are the Cloud Elements / Open Connectors platform
+	// secrets accepted in "Authorization: User <u>, Organization <o>".
+	// Defaults "demo-user" and "demo-org".
+	User, Organization string
+	// FlowToken, FlowAPIKey and FlowIMSOrg are the Flow Service credentials
+	// accepted (Bearer token, x-api-key, x-gw-ims-org-id). Defaults
+	// "demo-token", "demo-key", "demo@AdobeOrg". Any x-sandbox-name is accepted.
+	FlowToken, FlowAPIKey, FlowIMSOrg string
+	// Seed seeds the fault and jitter randomness, so a run is repeatable.
+	Seed int64
+	// Latency is added to every request; Jitter adds a uniform random extra
+	// delay in [0, Jitter).
+	Latency, Jitter time.Duration
+	// RateLimit requests per RatePer form a token bucket (capacity RateLimit,
+	// full at start). A request finding it empty gets 429 with Retry-After
+	// (whole seconds, rounded up). 0 disables it.
+	RateLimit int
+	RatePer   time.Duration
+	// Faults apply to every operation that has no entry in OpFaults.
+	Faults Faults
+	// OpFaults override Faults for one operation.
+	OpFaults map[Op]Faults
+}
+
+// Stats are the emulator's counters. Requests to StatsPath are not counted.
+//
+// A reset or lost response is counted in Resets or Lost, not in ByStatus, since
+// no status reached the client. Note that Go's http.Client transparently
+// retries a request on a reused connection that was closed before any response
+// byte when the request is idempotent (GET, HEAD, OPTIONS, TRACE, or with an
+// Idempotency-Key header): the emulator then counts two requests and a reset
+// for what the client sees as one successful call.
+type Stats struct {
+	Requests     int         `json:"requests"`     // every request to an emulated API, faults included
+	ByStatus     map[int]int `json:"byStatus"`     // responses sent, by status
+	ByOp         map[Op]int  `json:"byOp"`         // requests, by operation
+	Creates      int         `json:"creates"`      // committed creates (lost responses included)
+	Duplicates   int         `json:"duplicates"`   // creates of a name already live in the same set (Flow: same name)
+	Updates      int         `json:"updates"`      // committed PATCH/PUT
+	Deletes      int         `json:"deletes"`      // committed DELETE
+	Resets       int         `json:"resets"`       // connections reset before handling
+	Lost         int         `json:"lost"`         // requests performed whose response was dropped
+	RateLimited  int         `json:"rateLimited"`  // 429s from the token bucket (also in ByStatus)
+	InFlight     int         `json:"inFlight"`     // requests being served now
+	PeakInFlight int         `json:"peakInFlight"` // most requests served at once
+	// Instances is the number of live Cloud Elements / Open Connectors
+	// instances plus live Flow Service connections; the two are also given apart.
+	Instances       int `json:"instances"`
+	CEInstances     int `json:"ceInstances"`
+	FlowConnections int `json:"flowConnections"`
+}
+
+// Emulator is the emulated platforms' state and fault injector. It implements
+// http.Handler and is safe for concurrent use.
+type Emulator struct {
+	opts Options
+	mux  *http.ServeMux
+	ops  map[string]Op // mux pattern -> operation
+	reqN atomic.Uint64 // request ids
+
+	rngMu  sync.Mutex
+	faults *rand.Rand
+	jitter *rand.Rand
+
+	bucket *tokenBucket
+
+	mu    sync.Mutex // guards everything below
+	stats Stats
+	ce    map[int64]*ceInstance
+	ceSeq int64
+	flow  map[string]*flowConn
+	fSeq  int64
+}
+
+// New returns an emulator configured by opts.
+func New(opts Options) *Emulator {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&opts.User, "demo-user")
+	def(&opts.Organization, "demo-org")
+	def(&opts.FlowToken, "demo-token")
+	def(&opts.FlowAPIKey, "demo-key")
+	def(&opts.FlowIMSOrg, "demo@AdobeOrg")
+	seed := uint64(opts.Seed)
+	e := &Emulator{
+		opts:   opts,
+		faults: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)),
+		jitter: rand.New(rand.NewPCG(seed, 0x6a09e667f3bcc909)),
+		ce:     map[int64]*ceInstance{},
+		ceSeq:  58771,
+		flow:   map[string]*flowConn{},
+		ops:    map[string]Op{},
+		stats:  Stats{ByStatus: map[int]int{}, ByOp: map[Op]int{}},
+	}
+	if opts.RateLimit > 0 && opts.RatePer > 0 {
+		e.bucket = newTokenBucket(opts.RateLimit, opts.RatePer)
+	}
+	e.mux = http.NewServeMux()
+	e.routesCloudElements()
+	e.routesFlowService()
+	e.mux.HandleFunc(StatsPath, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, e.Stats())
+	})
+	return e
+}
+
+// handle registers h for pattern, as operation op.
+func (e *Emulator) handle(pattern string, op Op, h http.HandlerFunc) {
+	e.ops[pattern] = op
+	e.mux.HandleFunc(pattern, h)
+}
+
+// Stats returns a snapshot of the counters.
+func (e *Emulator) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.stats
+	s.ByStatus = make(map[int]int, len(e.stats.ByStatus))
+	for k, v := range e.stats.ByStatus {
+		s.ByStatus[k] = v
+	}
+	s.ByOp = make(map[Op]int, len(e.stats.ByOp))
+	for k, v := range e.stats.ByOp {
+		s.ByOp[k] = v
+	}
+	s.CEInstances = len(e.ce)
+	s.FlowConnections = len(e.flow)
+	s.Instances = s.CEInstances + s.FlowConnections
+	return s
+}
+
+// ServeHTTP serves one request: counting, latency, the rate limit, faults,
+// then the emulated API.
+func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == StatsPath {
+		e.mux.ServeHTTP(w, r)
+		return
+	}
+	_, pattern := e.mux.Handler(r)
+	op := e.ops[pattern]
+
+	e.mu.Lock()
+	e.stats.Requests++
+	if op != "" {
+		e.stats.ByOp[op]++
+	}
+	e.stats.InFlight++
+	if e.stats.InFlight > e.stats.PeakInFlight {
+		e.stats.PeakInFlight = e.stats.InFlight
+	}
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.stats.InFlight--
+		e.mu.Unlock()
+	}()
+
+	if d := e.delay(); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return // the client is gone; nothing to count
+		}
+	}
+
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if sw.status != 0 {
+			e.mu.Lock()
+			e.stats.ByStatus[sw.status]++
+			e.mu.Unlock()
+		}
+	}()
+	flow := isFlow(r.URL.Path)
+
+	if e.bucket != nil {
+		if ok, wait := e.bucket.take(time.Now()); !ok {
+			e.mu.Lock()
+			e.stats.RateLimited++
+			e.mu.Unlock()
+			secs := int(math.Ceil(wait.Seconds()))
+			if secs < 1 {
+				secs = 1
+			}
+			sw.Header().Set("Retry-After", fmt.Sprint(secs))
+			e.writeFault(sw, r, flow, http.StatusTooManyRequests)
+			return
+		}
+	}
+
+	if op == "" {
+		e.mux.ServeHTTP(sw, r)
+		return
+	}
+	switch e.draw(op) {
+	case faultReset:
+		e.mu.Lock()
+		e.stats.Resets++
+		e.mu.Unlock()
+		abort(w)
+		return
+	case fault429:
+		e.writeFault(sw, r, flow, http.StatusTooManyRequests)
+		return
+	case fault500:
+		e.writeFault(sw, r, flow, http.StatusInternalServerError)
+		return
+	case fault503:
+		e.writeFault(sw, r, flow, http.StatusServiceUnavailable)
+		return
+	case faultLost:
+		e.mux.ServeHTTP(&discardWriter{h: http.Header{}}, r)
+		e.mu.Lock()
+		e.stats.Lost++
+		e.mu.Unlock()
+		abort(w)
+		return
+	}
+	e.mux.ServeHTTP(sw, r)
+}
+
+type fault int
+
+const (
+	faultNone fault = iota
+	faultReset
+	fault429
+	fault500
+	fault503
+	faultLost
+)
+
+// draw picks the fault of one request to op.
+func (e *Emulator) draw(op Op) fault {
+	f, ok := e.opts.OpFaults[op]
+	if !ok {
+		f = e.opts.Faults
+	}
+	if f == (Faults{}) {
+		return faultNone
+	}
+	e.rngMu.Lock()
+	u := e.faults.Float64()
+	e.rngMu.Unlock()
+	for _, c := range []struct {
+		p float64
+		f fault
+	}{{f.Reset, faultReset}, {f.Rate429, fault429}, {f.Rate500, fault500}, {f.Rate503, fault503}, {f.LostResponse, faultLost}} {
+		if u < c.p {
+			return c.f
+		}
+		u -= c.p
+	}
+	return faultNone
+}
+
+// delay is the latency of one request.
+func (e *Emulator) delay() time.Duration {
+	d := e.opts.Latency
+	if e.opts.Jitter > 0 {
+		e.rngMu.Lock()
+		d += time.Duration(e.jitter.Int64N(int64(e.opts.Jitter)))
+		e.rngMu.Unlock()
+	}
+	return d
+}
+
+// writeFault answers an injected or rate-limit failure in the platform's style.
+func (e *Emulator) writeFault(w http.ResponseWriter, r *http.Request, flow bool, status int) {
+	if flow {
+		if status == http.StatusTooManyRequests {
+			writeJSON(w, status, map[string]string{"error_code": "429050", "message": "Too many requests"})
+			return
+		}
+		e.flowError(w, status, "FLOW-1000-"+fmt.Sprint(status), http.StatusText(status), "injected fault: "+http.StatusText(status))
+		return
+	}
+	e.ceError(w, status, "injected fault: "+http.StatusText(status))
+}
+
+// abort closes the client's connection with a TCP RST, without a response. A
+// writer that cannot be hijacked (HTTP/2, tests with a recorder) is aborted
+// with http.ErrAbortHandler instead.
+func abort(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+// requestID returns a fresh 24-hex-digit request id, like the platforms'.
+func (e *Emulator) requestID() string {
+	return fmt.Sprintf("%08x%016x", uint32(e.opts.Seed), e.reqN.Add(1))
+}
+
+// statusWriter records the status written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Hijack lets abort reach the connection through the wrapper.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, http.ErrNotSupported
+	}
+	return hj.Hijack()
+}
+
+// discardWriter swallows the response of a request whose response is lost.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// tokenBucket is a server-side rate limit: capacity n, refilled at n per per.
+type tokenBucket struct {
+	mu     sync.Mutex
+	cap    float64
+	rate   float64 // tokens per second
+	tokens float64
+	last   time.Time
+}
+
+func newTokenBucket(n int, per time.Duration) *tokenBucket {
+	return &tokenBucket{cap: float64(n), rate: float64(n) / per.Seconds(), tokens: float64(n)}
+}
+
+// take takes one token at now, or says how long until one is available.
+func (b *tokenBucket) take(now time.Time) (bool, time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.last.IsZero() {
+		b.tokens = math.Min(b.cap, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
+}

@@ -1,0 +1,61 @@
+package emulator
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Server serves an Emulator on a TCP address.
+type Server struct {
+	ln   net.Listener
+	srv  *http.Server
+	done chan struct{}
+}
+
+// Start listens on addr ("127.0.0.1:0" picks a free port) and serves e in the
+// background until Close.
+func Start(addr string, e *Emulator) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{ln: ln, srv: &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		_ = s.srv.Serve(ln)
+	}()
+	return s, nil
+}
+
+// Addr returns the address served, host:port.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL returns http://host:port.
+func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// CloudElementsURL returns the base URL of the Cloud Elements / Open
+// Connectors API, http://host:port/elements/api-v2.
+func (s *Server) CloudElementsURL() string { return s.URL() + CloudElementsPrefix }
+
+// FlowServiceURL returns the base URL of the Flow Service API,
+// http://host:port/data/foundation/flowservice.
+func (s *Server) FlowServiceURL() string { return s.URL() + FlowServicePrefix }
+
+// StatsURL returns the URL of the counters, http://host:port/_emulator/stats.
+func (s *Server) StatsURL() string { return s.URL() + StatsPath }
+
+// Close stops serving: it lets requests in flight finish for up to two
+// seconds, then closes every connection.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := s.srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = s.srv.Close()
+	}
+	<-s.done
+	return err
+}
