@@ -1,0 +1,278 @@
+package emulator
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// noKeepAlive sends every request on a new connection, so the transport never
+// retries one transparently and each reset reaches the caller.
+func noKeepAlive() *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+}
+
+// within says whether count is within 5 standard deviations of n*p.
+func within(count, n int, p float64) bool {
+	mean := float64(n) * p
+	sd := math.Sqrt(mean * (1 - p))
+	return math.Abs(float64(count)-mean) <= 5*sd
+}
+
+// TestFaultRates checks each fault happens at its configured rate, and only on
+// the operation configured.
+func TestFaultRates(t *testing.T) {
+	const n = 2000
+	f := Faults{Rate429: 0.05, Rate500: 0.04, Rate503: 0.06, Reset: 0.05, LostResponse: 0.03}
+	e, s := start(t, Options{Seed: 42, OpFaults: map[Op]Faults{OpGet: f}})
+	id := e.AddInstance(Seed{Name: "a"})
+	c := noKeepAlive()
+	var clientErrs int
+	for range n {
+		if _, err := doReq(c, "GET", s.CloudElementsURL()+"/instances/"+id, ceHeader(), ""); err != nil {
+			clientErrs++
+		}
+	}
+	// Other operations get no faults: OpFaults overrides the (empty) Faults.
+	for range 50 {
+		if r := call(t, c, "GET", s.CloudElementsURL()+"/instances", ceHeader(), ""); r.status != 200 {
+			t.Fatalf("list got %d", r.status)
+		}
+	}
+	st := e.Stats()
+	t.Logf("%+v", st)
+	for _, c := range []struct {
+		name  string
+		count int
+		p     float64
+	}{
+		{"429", st.ByStatus[429], f.Rate429},
+		{"500", st.ByStatus[500], f.Rate500},
+		{"503", st.ByStatus[503], f.Rate503},
+		{"reset", st.Resets, f.Reset},
+		{"lost", st.Lost, f.LostResponse},
+		{"ok", st.ByStatus[200] - 50, 1 - f.Rate429 - f.Rate500 - f.Rate503 - f.Reset - f.LostResponse},
+	} {
+		if !within(c.count, n, c.p) {
+			t.Errorf("%s: %d of %d, want about %.0f", c.name, c.count, n, n*c.p)
+		}
+	}
+	if clientErrs != st.Resets+st.Lost {
+		t.Errorf("client saw %d errors, emulator %d resets + %d lost", clientErrs, st.Resets, st.Lost)
+	}
+	if st.Requests != n+50 || st.ByOp[OpGet] != n || st.ByOp[OpList] != 50 {
+		t.Errorf("requests %d, by op %v", st.Requests, st.ByOp)
+	}
+}
+
+// TestFaultsRepeatable checks a seed gives the same fault sequence.
+func TestFaultsRepeatable(t *testing.T) {
+	seq := func(seed int64) []int {
+		e := New(Options{Seed: seed, Faults: Faults{Rate429: 0.2, Rate500: 0.2, Rate503: 0.2}})
+		var out []int
+		for range 200 {
+			w := httptest.NewRecorder()
+			r := httptest.NewRequest("GET", CloudElementsPrefix+"/instances", nil)
+			r.Header = ceHeader()
+			e.ServeHTTP(w, r)
+			out = append(out, w.Code)
+		}
+		return out
+	}
+	a, b, c := seq(7), seq(7), seq(8)
+	if !slices.Equal(a, b) {
+		t.Error("same seed, different faults")
+	}
+	if slices.Equal(a, c) {
+		t.Error("different seeds, same faults")
+	}
+}
+
+// TestResetBeforeHandling checks a reset reaches the client as ECONNRESET and
+// nothing is created.
+func TestResetBeforeHandling(t *testing.T) {
+	e, s := start(t, Options{OpFaults: map[Op]Faults{OpCreate: {Reset: 1}}})
+	_, err := doReq(noKeepAlive(), "POST", s.CloudElementsURL()+"/instances", ceHeader(), apiKeyBody("a", "s1"))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, io.EOF) {
+		t.Errorf("error %v: want a connection reset", err)
+	}
+	if st := e.Stats(); st.Resets != 1 || st.Creates != 0 || st.Instances != 0 || len(st.ByStatus) != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func apiKeyBody(name, set string) string {
+	return fmt.Sprintf(`{"element":{"key":"hubspotcrm"},"name":%q,"tags":["hubprov:set=%s"],
+	  "configuration":{"authentication.type":"apiKey","hubspot.authorization.apikey":"k"}}`, name, set)
+}
+
+// TestLostResponseCommitsCreate checks the ambiguous failure: the client gets
+// no response, yet the instance exists and a lookup finds it.
+func TestLostResponseCommitsCreate(t *testing.T) {
+	e, s := start(t, Options{OpFaults: map[Op]Faults{OpCreate: {LostResponse: 1}}})
+	if _, err := doReq(noKeepAlive(), "POST", s.CloudElementsURL()+"/instances", ceHeader(), apiKeyBody("acme", "s1")); err == nil {
+		t.Fatal("CE create: no error")
+	}
+	if _, err := doReq(noKeepAlive(), "POST", s.FlowServiceURL()+"/connections", flowHeader(), flowBody("acme")); err == nil {
+		t.Fatal("Flow create: no error")
+	}
+	st := e.Stats()
+	if st.Lost != 2 || st.Creates != 2 || st.CEInstances != 1 || st.FlowConnections != 1 || len(st.ByStatus) != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	r := call(t, testClient, "GET", s.CloudElementsURL()+"/instances?tags[]=hubprov:set=s1&searchText=acme", ceHeader(), "")
+	if r.status != 200 || len(r.arr(t)) != 1 {
+		t.Errorf("lookup after lost response: %d %s", r.status, r.body)
+	}
+	r = call(t, testClient, "GET", s.FlowServiceURL()+"/connections?property=name==acme", flowHeader(), "")
+	if len(r.obj(t)["items"].([]any)) != 1 {
+		t.Errorf("Flow lookup after lost response: %s", r.body)
+	}
+}
+
+// TestRateLimit checks the token bucket: a burst of its capacity passes, the
+// rest get 429 with Retry-After, and tokens come back with time.
+func TestRateLimit(t *testing.T) {
+	e, s := start(t, Options{RateLimit: 5, RatePer: 10 * time.Second})
+	var ok, limited int
+	for range 20 {
+		r := call(t, testClient, "GET", s.CloudElementsURL()+"/instances", ceHeader(), "")
+		switch r.status {
+		case 200:
+			ok++
+		case 429:
+			limited++
+			if ra := r.header.Get("Retry-After"); ra != "2" {
+				t.Errorf("Retry-After %q, want 2 (one token per 2 s)", ra)
+			}
+			checkCEError(t, r)
+		}
+	}
+	if ok != 5 || limited != 15 {
+		t.Errorf("%d ok, %d limited; want 5 and 15", ok, limited)
+	}
+	if st := e.Stats(); st.RateLimited != 15 || st.ByStatus[429] != 15 {
+		t.Errorf("stats %+v", st)
+	}
+	// Flow Service answers in its gateway's style.
+	r := call(t, testClient, "GET", s.FlowServiceURL()+"/connections", flowHeader(), "")
+	if r.status != 429 || r.obj(t)["error_code"] != "429050" || r.header.Get("Retry-After") == "" {
+		t.Errorf("Flow 429: %d %s", r.status, r.body)
+	}
+	// The bucket refills at its rate.
+	b := newTokenBucket(100, 10*time.Second)
+	t0 := time.Unix(0, 0)
+	for range 100 {
+		if ok, _ := b.take(t0); !ok {
+			t.Fatal("burst refused")
+		}
+	}
+	if ok, wait := b.take(t0); ok || wait != 100*time.Millisecond {
+		t.Errorf("empty bucket: %v, wait %v", ok, wait)
+	}
+	if ok, _ := b.take(t0.Add(100 * time.Millisecond)); !ok {
+		t.Error("no token after 100 ms")
+	}
+	n := 0
+	for b.take(t0.Add(time.Hour)); ; n++ {
+		if ok, _ := b.take(t0.Add(time.Hour)); !ok {
+			break
+		}
+	}
+	if n != 99 {
+		t.Errorf("bucket over capacity: %d", n+1)
+	}
+}
+
+// TestLatency checks the added delay is at least Latency and below
+// Latency+Jitter, by the emulator's own draw.
+func TestLatency(t *testing.T) {
+	e := New(Options{Latency: 20 * time.Millisecond, Jitter: 10 * time.Millisecond, Seed: 1})
+	for range 100 {
+		if d := e.delay(); d < 20*time.Millisecond || d >= 30*time.Millisecond {
+			t.Fatalf("delay %v", d)
+		}
+	}
+	_, s := start(t, Options{Latency: 30 * time.Millisecond})
+	t0 := time.Now()
+	call(t, testClient, "GET", s.CloudElementsURL()+"/instances", ceHeader(), "")
+	if d := time.Since(t0); d < 30*time.Millisecond {
+		t.Errorf("request took %v, latency 30ms", d)
+	}
+}
+
+// TestConcurrentCreates sends 200 creates at once and checks the counters are exact.
+func TestConcurrentCreates(t *testing.T) {
+	e, s := start(t, Options{Latency: 20 * time.Millisecond})
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 200}}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make(chan error, 200)
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			var r resp
+			var err error
+			if i%2 == 0 {
+				r, err = doReq(c, "POST", s.CloudElementsURL()+"/instances", ceHeader(), apiKeyBody(fmt.Sprintf("acct-%d", i%150), "s1"))
+			} else {
+				r, err = doReq(c, "POST", s.FlowServiceURL()+"/connections", flowHeader(), flowBody(fmt.Sprintf("conn-%d", i%150)))
+			}
+			if err == nil && r.status != 200 && r.status != 201 {
+				err = fmt.Errorf("status %d", r.status)
+			}
+			errs <- err
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Names i%150 for i in 0..199: 150..199 repeat 0..49, 25 of them CE (even i), 25 Flow.
+	st := e.Stats()
+	if st.Requests != 200 || st.Creates != 200 || st.Duplicates != 50 || st.Instances != 200 ||
+		st.CEInstances != 100 || st.FlowConnections != 100 || st.ByStatus[200] != 100 || st.ByStatus[201] != 100 || st.InFlight != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	if st.PeakInFlight < 2 || st.PeakInFlight > 200 {
+		t.Errorf("peak in flight %d", st.PeakInFlight)
+	}
+	// CE ids are distinct.
+	ids := map[string]bool{}
+	for _, id := range e.Instances() {
+		ids[id] = true
+	}
+	if len(ids) != 200 {
+		t.Errorf("%d distinct ids", len(ids))
+	}
+}
+
+// TestStatsEndpoint checks GET /_emulator/stats serves the counters and is not counted.
+func TestStatsEndpoint(t *testing.T) {
+	_, s := start(t, Options{})
+	call(t, testClient, "POST", s.CloudElementsURL()+"/instances", ceHeader(), apiKeyBody("a", "s"))
+	call(t, testClient, "GET", s.CloudElementsURL()+"/instances/1", ceHeader(), "")
+	r := call(t, testClient, "GET", s.StatsURL(), nil, "")
+	m := r.obj(t)
+	if r.status != 200 || m["requests"] != 2.0 || m["creates"] != 1.0 || m["instances"] != 1.0 ||
+		m["byStatus"].(map[string]any)["404"] != 1.0 || m["byOp"].(map[string]any)["create"] != 1.0 {
+		t.Errorf("stats %s", r.body)
+	}
+}
