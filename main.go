@@ -29,6 +29,8 @@ type command struct {
 
 // commands lists every subcommand in the order --help shows them.
 var commands = []command{
+	{"validate", "check manifests against the schema and the domain rules", runValidate},
+	{"schema", "print the manifest JSON Schema", runSchema},
 	{"version", "print version, commit and Go version", runVersion},
 }
 

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/hubprov/hubprov/manifest"
+)
+
+func runValidate(_ context.Context, env *cmdEnv, args []string) int {
+	fs := newFlagSet("validate", "hubprov validate -f FILE|FOLDER [-f ...] [--format text|json|github] [--resolve-secrets] [--strict]",
+		"Checks manifests against the JSON Schema and the domain rules, and reports every problem at once\n"+
+			"as file:line:col. Sends nothing anywhere. Exit 0 when valid (warnings allowed), 3 when invalid.", env)
+	var files stringList
+	fs.Var(&files, "f", "a manifest `file or folder` (its *.yaml and *.yml files); repeat it: all files form one run")
+	format := fs.String("format", "text", "output `format`: text (file:line:col: severity: message, then a hint), json (an array), github (workflow annotations)")
+	resolve := fs.Bool("resolve-secrets", false, "also resolve every {env: NAME} and {file: PATH} secret reference, as plan and apply do")
+	strict := fs.Bool("strict", false, "treat warnings as errors (exit 3)")
+	if code, ok := parseFlags(fs, env, args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.stderr, "hubprov validate: unexpected argument %q (manifests go after -f)\n", fs.Arg(0))
+		return exitInvalid
+	}
+	switch *format {
+	case "text", "json", "github":
+	default:
+		fmt.Fprintf(env.stderr, "hubprov validate: unknown --format %q (text, json or github)\n", *format)
+		return exitInvalid
+	}
+	if len(files) == 0 {
+		fmt.Fprintln(env.stderr, "hubprov validate: no manifest: pass -f FILE or -f FOLDER")
+		return exitInvalid
+	}
+
+	// Each set is its own run, so a folder of independent manifests validates too.
+	var probs []manifest.Problem
+	accounts, nfiles := 0, 0
+	for _, run := range manifest.Runs(files) {
+		m, ps := manifest.Load(run)
+		if m != nil && *resolve {
+			ps = append(ps, m.Resolve(env.getenv)...)
+		}
+		if m != nil {
+			accounts += len(m.Accounts)
+			nfiles += len(m.Files)
+		}
+		probs = append(probs, ps...)
+	}
+	if *strict {
+		for i := range probs {
+			probs[i].Severity = manifest.Error
+		}
+	}
+	writeProblems(env.stdout, *format, probs)
+	errs, warns := 0, 0
+	for _, p := range probs {
+		if p.Severity == manifest.Error {
+			errs++
+		} else {
+			warns++
+		}
+	}
+	if errs > 0 {
+		fmt.Fprintf(env.stderr, "invalid: %d %s, %d %s\n", errs, plural(errs, "error"), warns, plural(warns, "warning"))
+		return exitInvalid
+	}
+	fmt.Fprintf(env.stderr, "valid: %d %s in %d %s, %d %s\n", accounts, plural(accounts, "account"), nfiles, plural(nfiles, "file"), warns, plural(warns, "warning"))
+	return exitOK
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
+// jsonProblem is one problem in --format json.
+type jsonProblem struct {
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	Column   int    `json:"column"`
+	Severity string `json:"severity"`
+	Message  string `json:"message"`
+	Hint     string `json:"hint,omitempty"`
+}
+
+func writeProblems(w io.Writer, format string, probs []manifest.Problem) {
+	switch format {
+	case "json":
+		out := make([]jsonProblem, 0, len(probs))
+		for _, p := range probs {
+			out = append(out, jsonProblem{p.Pos.File, p.Pos.Line, p.Pos.Col, p.Severity.String(), p.Message, p.Hint})
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(out)
+	case "github":
+		for _, p := range probs {
+			msg := p.Message
+			if p.Hint != "" {
+				msg += "\n" + "hint: " + p.Hint
+			}
+			fmt.Fprintf(w, "::%s file=%s,line=%d,col=%d::%s\n", p.Severity, ghProperty(p.Pos.File), max(p.Pos.Line, 1), max(p.Pos.Col, 1), ghData(msg))
+		}
+	default:
+		for _, p := range probs {
+			fmt.Fprintln(w, p.String())
+			if p.Hint != "" {
+				fmt.Fprintf(w, "    hint: %s\n", p.Hint)
+			}
+		}
+	}
+}
+
+// ghData escapes a workflow command's message.
+func ghData(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+// ghProperty escapes a workflow command's property value.
+func ghProperty(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
+}
