@@ -31,6 +31,7 @@ type command struct {
 var commands = []command{
 	{"validate", "check manifests against the schema and the domain rules", runValidate},
 	{"schema", "print the manifest JSON Schema", runSchema},
+	{"emulate", "serve a local emulator of the three platform APIs", runEmulate},
 	{"version", "print version, commit and Go version", runVersion},
 }
 

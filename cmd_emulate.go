@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hubprov/hubprov/provision/emulator"
+)
+
+func runEmulate(ctx context.Context, env *cmdEnv, args []string) int {
+	fs := newFlagSet("emulate", "hubprov emulate [flags]",
+		`Serves a local emulator of the Cloud Elements / Open Connectors and Flow Service APIs, with
+fault injection, until interrupted (Ctrl-C). It prints the base URLs and the credentials it accepts.
+Counters are served at /_emulator/stats.`, env)
+	addr := fs.String("addr", "127.0.0.1:8080", "`host:port` to listen on; port 0 picks a free one")
+	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback --addr (the emulator has no real security)")
+	var opts emulator.Options
+	fs.StringVar(&opts.User, "user", "demo-user", "Cloud Elements / Open Connectors user secret accepted")
+	fs.StringVar(&opts.Organization, "organization", "demo-org", "Cloud Elements / Open Connectors organization secret accepted")
+	fs.StringVar(&opts.FlowToken, "flow-token", "demo-token", "Flow Service IMS access token accepted (Authorization: Bearer)")
+	fs.StringVar(&opts.FlowAPIKey, "flow-api-key", "demo-key", "Flow Service API key accepted (x-api-key)")
+	fs.StringVar(&opts.FlowIMSOrg, "flow-ims-org", "demo@AdobeOrg", "Flow Service IMS org accepted (x-gw-ims-org-id); any x-sandbox-name is accepted")
+	fs.Int64Var(&opts.Seed, "seed", 1, "seed of the fault and jitter randomness")
+	fs.DurationVar(&opts.Latency, "latency", 0, "latency added to every request, e.g. 50ms")
+	fs.DurationVar(&opts.Jitter, "jitter", 0, "random extra latency, uniform in [0, jitter)")
+	rateLimit := fs.String("rate-limit", "", "server rate limit `N/D`, a token bucket, e.g. 100/10s; excess requests get 429 with Retry-After")
+	fs.Float64Var(&opts.Faults.Rate500, "fail-rate", 0, "probability of a 500 answer, every operation")
+	fs.Float64Var(&opts.Faults.Rate503, "unavailable-rate", 0, "probability of a 503 answer, every operation")
+	fs.Float64Var(&opts.Faults.Rate429, "throttle-rate", 0, "probability of a 429 answer (no Retry-After), every operation")
+	fs.Float64Var(&opts.Faults.Reset, "reset-rate", 0, "probability of a connection reset before handling, every operation")
+	fs.Float64Var(&opts.Faults.LostResponse, "lost-rate", 0, "probability of a lost response: the request is performed (a create commits), then the connection reset")
+	var opFaults stringList
+	fs.Var(&opFaults, "fault", "per-operation fault `OP:KIND=P` (repeatable), overriding the rate flags for that operation;\nOP: create, list, get, update, delete, oauth-url; KIND: 429, 500, 503, reset, lost")
+	if code, ok := parseFlags(fs, env, args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.stderr, "hubprov emulate: unexpected argument %q\n", fs.Arg(0))
+		return exitInvalid
+	}
+	usageErr := func(err error) int {
+		fmt.Fprintf(env.stderr, "hubprov emulate: %v\n", err)
+		return exitInvalid
+	}
+	if err := checkLoopback(*addr, *allowRemote); err != nil {
+		return usageErr(err)
+	}
+	if *rateLimit != "" {
+		n, per, err := parseRateLimit(*rateLimit)
+		if err != nil {
+			return usageErr(err)
+		}
+		opts.RateLimit, opts.RatePer = n, per
+	}
+	if err := checkFaults("", opts.Faults); err != nil {
+		return usageErr(err)
+	}
+	for _, spec := range opFaults {
+		op, f, err := parseOpFault(spec, opts.Faults, opts.OpFaults)
+		if err != nil {
+			return usageErr(err)
+		}
+		if opts.OpFaults == nil {
+			opts.OpFaults = map[emulator.Op]emulator.Faults{}
+		}
+		opts.OpFaults[op] = f
+	}
+	for op, f := range opts.OpFaults {
+		if err := checkFaults(string(op), f); err != nil {
+			return usageErr(err)
+		}
+	}
+	if opts.Latency < 0 || opts.Jitter < 0 {
+		return usageErr(errors.New("--latency and --jitter must not be negative"))
+	}
+
+	srv, err := emulator.Start(*addr, emulator.New(opts))
+	if err != nil {
+		fmt.Fprintf(env.stderr, "hubprov emulate: %v\n", err)
+		return exitFailures
+	}
+	fmt.Fprintf(env.stdout, `hubprov emulator listening on %s
+Cloud Elements:   %s
+Open Connectors:  %s
+Flow Service:     %s
+Stats:            %s
+Credentials accepted:
+  Cloud Elements / Open Connectors: Authorization: User %s, Organization %s
+  Flow Service: Authorization: Bearer %s; x-api-key: %s; x-gw-ims-org-id: %s; x-sandbox-name: any
+`, srv.Addr(), srv.CloudElementsURL(), srv.CloudElementsURL(), srv.FlowServiceURL(), srv.StatsURL(),
+		opts.User, opts.Organization, opts.FlowToken, opts.FlowAPIKey, opts.FlowIMSOrg)
+	fmt.Fprintln(env.stderr, "hubprov emulate: serving; press Ctrl-C to stop")
+	<-ctx.Done()
+	fmt.Fprintln(env.stderr, "hubprov emulate: stopping")
+	if err := srv.Close(); err != nil {
+		fmt.Fprintf(env.stderr, "hubprov emulate: %v\n", err)
+	}
+	return exitOK
+}
+
+// checkLoopback refuses a listen address that is not loopback unless allowed.
+func checkLoopback(addr string, allow bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: %w", addr, err)
+	}
+	if allow || host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("--addr %q is not a loopback address\nhint: pass --allow-remote to serve the emulator beyond this machine", addr)
+}
+
+// parseRateLimit parses N/D, e.g. 100/10s (D defaults to 1s when only N is given: "100" is 100/1s).
+func parseRateLimit(s string) (int, time.Duration, error) {
+	ns, ds, hasD := strings.Cut(s, "/")
+	n, err := strconv.Atoi(ns)
+	if err != nil || n < 0 {
+		return 0, 0, fmt.Errorf("--rate-limit %q: want N/D such as 100/10s", s)
+	}
+	per := time.Second
+	if hasD {
+		if ds != "" && (ds[0] < '0' || ds[0] > '9') {
+			ds = "1" + ds // "100/s"
+		}
+		if per, err = time.ParseDuration(ds); err != nil || per <= 0 {
+			return 0, 0, fmt.Errorf("--rate-limit %q: want N/D such as 100/10s", s)
+		}
+	}
+	return n, per, nil
+}
+
+// parseOpFault parses OP:KIND=P; the operation's faults start from those
+// already set for it, else from the global ones.
+func parseOpFault(spec string, global emulator.Faults, have map[emulator.Op]emulator.Faults) (emulator.Op, emulator.Faults, error) {
+	bad := func(why string) error {
+		return fmt.Errorf("--fault %q: %s (want OP:KIND=P, e.g. create:lost=0.1)", spec, why)
+	}
+	opKind, ps, ok := strings.Cut(spec, "=")
+	opS, kind, ok2 := strings.Cut(opKind, ":")
+	if !ok || !ok2 {
+		return "", emulator.Faults{}, bad("malformed")
+	}
+	op := emulator.Op(opS)
+	known := false
+	for _, o := range emulator.Ops {
+		known = known || o == op
+	}
+	if !known {
+		return "", emulator.Faults{}, bad("unknown operation " + opS)
+	}
+	p, err := strconv.ParseFloat(ps, 64)
+	if err != nil {
+		return "", emulator.Faults{}, bad("bad probability " + ps)
+	}
+	f, ok := have[op]
+	if !ok {
+		f = global
+	}
+	switch kind {
+	case "429":
+		f.Rate429 = p
+	case "500":
+		f.Rate500 = p
+	case "503":
+		f.Rate503 = p
+	case "reset":
+		f.Reset = p
+	case "lost":
+		f.LostResponse = p
+	default:
+		return "", emulator.Faults{}, bad("unknown kind " + kind)
+	}
+	return op, f, nil
+}
+
+// checkFaults checks every probability is in [0, 1] and their sum at most 1.
+func checkFaults(op string, f emulator.Faults) error {
+	sum := 0.0
+	for _, p := range []float64{f.Rate429, f.Rate500, f.Rate503, f.Reset, f.LostResponse} {
+		if p < 0 || p > 1 {
+			return fmt.Errorf("fault probability %v out of [0, 1]", p)
+		}
+		sum += p
+	}
+	if sum > 1+1e-9 {
+		if op != "" {
+			return fmt.Errorf("fault probabilities of %s sum to %v, more than 1", op, sum)
+		}
+		return fmt.Errorf("fault probabilities sum to %v, more than 1", sum)
+	}
+	return nil
+}
