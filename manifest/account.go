@@ -155,12 +155,12 @@ func (r *run) account(file string, idx int, n *yaml.Node) (*Account, []Problem) 
 	switch r.platform {
 	case AdobeFlow:
 		if f := acc["element"]; f.ok() {
-			ck.errorf(f.keyPos(), "adobe-flow connections have no element; remove it", "element: not allowed on adobe-flow")
+			ck.errorf(f.keyPos(), "adobe-flow connections have no element; remove it", "%s.element: not allowed on adobe-flow", ck.path)
 		}
 		a.Element = ""
 	case CloudElements, OpenConnectors:
 		if f := acc["description"]; f.ok() {
-			ck.errorf(f.keyPos(), "description is for adobe-flow connections only; use tags or configuration instead", "description: not allowed on %s", r.platform)
+			ck.errorf(f.keyPos(), "description is for adobe-flow connections only; use tags or configuration instead", "%s.description: not allowed on %s", ck.path, r.platform)
 		}
 		if !element.ok() {
 			ck.errorf(ck.at, "set element: hubspot (Marketing) or hubspotcrm (CRM) on the account or in defaults", "%s: missing required key \"element\"", ck.path)

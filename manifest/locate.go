@@ -145,7 +145,14 @@ func violationProblems(file string, n *yaml.Node, prefix []string, prefixSeq []b
 			out = append(out, Problem{Pos: nodePos(file, at), Severity: Error, Message: where("not allowed here"), Hint: hint})
 			continue
 		}
-		out = append(out, Problem{Pos: nodePos(file, last.val), Severity: Error, Message: where(v.Message), Hint: hint})
+		msg := v.Message
+		switch {
+		case strings.Contains(v.Location, "$defs/secret") && (v.Keyword == "minProperties" || v.Keyword == "maxProperties"):
+			msg = "a secret reference takes exactly one of env or file"
+		case strings.HasSuffix(v.Location, "/version/const"):
+			msg = "must be 1"
+		}
+		out = append(out, Problem{Pos: nodePos(file, last.val), Severity: Error, Message: where(msg), Hint: hint})
 	}
 	return out
 }
