@@ -127,26 +127,27 @@ func concat(a, b []field) []field {
 	return out
 }
 
-// account loads the account at index idx of file from its node n: convert,
-// validate against $defs/account, merge defaults, check, decode.
-func (r *run) account(file string, idx int, n *yaml.Node) (*Account, []Problem) {
+// account loads the account at index idx of file from its node n into a:
+// convert, validate against $defs/account, merge defaults, check, decode. It
+// reports whether a holds a valid account.
+func (r *run) account(a *Account, file string, idx int, n *yaml.Node) ([]Problem, bool) {
 	c := &converter{file: file}
 	v := c.value(n, 1)
 	if len(c.probs) > 0 {
-		return nil, c.probs
+		return c.probs, false
 	}
 	prefix := []string{"accounts", strconv.Itoa(idx)}
 	vs, err := schema.ValidateDef("account", v)
 	if err != nil {
-		return nil, []Problem{{Pos: nodePos(file, n), Severity: Error, Message: "internal: " + err.Error()}}
+		return []Problem{{Pos: nodePos(file, n), Severity: Error, Message: "internal: " + err.Error()}}, false
 	}
 	if len(vs) > 0 {
-		return nil, violationProblems(file, n, prefix, []bool{false, true}, vs)
+		return violationProblems(file, n, prefix, []bool{false, true}, vs), false
 	}
 	ck := &checker{file: file, path: "accounts[" + strconv.Itoa(idx) + "]", at: nodePos(file, n), platform: r.platform}
 	acc := fieldsOf(file, n, v)
-	def := fromDefaults(fieldsOf(r.defaultsFile, r.defaults, r.defaultsVal))
-	a := &Account{Name: str(acc["name"].v), Pos: acc["name"].pos()}
+	def := r.defFields
+	*a = Account{Name: str(acc["name"].v), Pos: acc["name"].pos()}
 
 	element := pick(acc["element"], def["element"])
 	a.Element = str(element.v)
@@ -178,10 +179,7 @@ func (r *run) account(file string, idx int, n *yaml.Node) (*Account, []Problem) 
 	a.Configuration = mergeConfig(def["configuration"].v, acc["configuration"].v)
 
 	r.auth(ck, a, acc["auth"], def["auth"])
-	if ck.failed {
-		return nil, ck.probs
-	}
-	return a, ck.probs
+	return ck.probs, !ck.failed
 }
 
 // mergeConfig merges configuration maps, the account's keys winning.
@@ -213,7 +211,7 @@ func (r *run) auth(ck *checker, a *Account, accAuth, defAuth field) {
 		return
 	}
 	fa := fieldsOf(accAuth.file, accAuth.val, accAuth.v)
-	fd := fromDefaults(fieldsOf(defAuth.file, defAuth.val, defAuth.v))
+	fd := r.defAuthFields
 	authAt := ck.at
 	if accAuth.ok() {
 		authAt = accAuth.keyPos()
@@ -234,7 +232,7 @@ func (r *run) auth(ck *checker, a *Account, accAuth, defAuth field) {
 	}
 	for k, f := range fa {
 		if !slices.Contains(allowed, k) {
-			// Only possible when the type comes from defaults: the schema checks the rest.
+			// The lean account schema leaves this rule to us (schema.ValidateDef).
 			ck.errorf(f.keyPos(), "auth type "+string(t)+" takes "+strings.Join(allowed[1:], ", "), "%s.auth.%s: not allowed with auth type %s", ck.path, k, t)
 			continue
 		}

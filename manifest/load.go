@@ -57,6 +57,10 @@ type run struct {
 	defaults     *yaml.Node // the defaults mapping, nil when absent or invalid
 	defaultsFile string
 	defaultsVal  map[string]any
+
+	// The defaults as fields, computed once before the accounts load.
+	defFields     map[string]field
+	defAuthFields map[string]field
 }
 
 func (r *run) errorf(pos Pos, hint, format string, args ...any) {
@@ -495,18 +499,20 @@ func (r *run) countAccounts() bool {
 
 // batch is a slice of one file's accounts that one worker loads.
 type batch struct {
-	f        *fileState
-	first    int // index in the file's accounts of the batch's first account
-	n        int
-	accounts []Account
-	probs    []Problem
-	failed   bool // the fast path could not parse it: reparse the whole file
+	f      *fileState
+	first  int       // index in the file's accounts of the batch's first account
+	n      int       // accounts in the batch
+	dst    []Account // the batch's slots of the run's accounts
+	valid  []bool    // which slots hold a loaded account
+	probs  []Problem
+	failed bool // the fast path could not parse it: reparse the whole file
 }
 
 // accounts parses (fast path), converts, validates, merges and checks every
-// account, in batches across GOMAXPROCS workers.
+// account, in batches across GOMAXPROCS workers, each writing its own slots.
 func (r *run) accounts() []Account {
 	var batches []*batch
+	total := 0
 	for _, f := range r.files {
 		if f.dead {
 			continue
@@ -518,6 +524,17 @@ func (r *run) accounts() []Account {
 		for i := 0; i < n; i += batchSize {
 			batches = append(batches, &batch{f: f, first: i, n: min(batchSize, n-i)})
 		}
+		total += n
+	}
+	out := make([]Account, total)
+	at := 0
+	for _, b := range batches {
+		b.dst = out[at : at+b.n : at+b.n]
+		at += b.n
+	}
+	r.defFields = fromDefaults(fieldsOf(r.defaultsFile, r.defaults, r.defaultsVal))
+	if a := r.defFields["auth"]; a.ok() {
+		r.defAuthFields = fromDefaults(fieldsOf(a.file, a.val, a.v))
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -537,25 +554,39 @@ func (r *run) accounts() []Account {
 	}
 	wg.Wait()
 
-	// Files the fast path could not split: parse them whole, then load their accounts here.
+	// Compact in place; files the fast path could not split are parsed whole
+	// and loaded here.
 	redo := map[*fileState]bool{}
 	for _, b := range batches {
 		if b.failed {
 			redo[b.f] = true
 		}
 	}
-	var out []Account
+	n := 0
 	for _, b := range batches {
 		if redo[b.f] {
 			if b.first == 0 {
-				out = append(out, r.reload(b.f)...)
+				for _, a := range r.reload(b.f) {
+					if n < len(out) {
+						out[n] = a
+					} else {
+						out = append(out, a)
+					}
+					n++
+				}
 			}
 			continue
 		}
-		out = append(out, b.accounts...)
 		r.probs = append(r.probs, b.probs...)
+		for i := range b.dst {
+			if b.valid[i] {
+				out[n] = b.dst[i]
+				n++
+			}
+		}
 	}
-	return out
+	clear(out[n:])
+	return out[:n:n]
 }
 
 // reload parses a whole file whose accounts the fast path could not parse.
@@ -571,10 +602,16 @@ func (r *run) reload(f *fileState) []Account {
 	}
 	f.split = nil
 	f.items = seq.Content
-	b := &batch{f: f, n: len(f.items)}
+	b := &batch{f: f, n: len(f.items), dst: make([]Account, len(f.items))}
 	r.loadBatch(b)
 	r.probs = append(r.probs, b.probs...)
-	return b.accounts
+	var out []Account
+	for i, a := range b.dst {
+		if b.valid[i] {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // loadBatch loads the accounts of one batch.
@@ -598,13 +635,11 @@ func (r *run) loadBatch(b *batch) {
 		shiftLines(seq, start.line-1)
 		items, first = seq.Content, 0
 	}
-	b.accounts = make([]Account, 0, b.n)
+	b.valid = make([]bool, b.n)
 	for i := range b.n {
-		a, probs := r.account(f.path, b.first+i, items[first+i])
+		probs, ok := r.account(&b.dst[i], f.path, b.first+i, items[first+i])
 		b.probs = append(b.probs, probs...)
-		if a != nil {
-			b.accounts = append(b.accounts, *a)
-		}
+		b.valid[i] = ok
 	}
 }
 

@@ -49,8 +49,24 @@ var (
 	errInit  error
 )
 
-// defs are the definitions compiled on their own beside the root.
+// defs are the definitions compiled on their own beside the root, from the
+// lean copy of the schema: see ValidateDef.
 var defs = []string{"account", "defaults", "auth"}
+
+const leanID = "https://hubprov.dev/schema/manifest-lean.schema.json"
+
+// leanSchema returns the schema without $defs/auth/allOf.
+func leanSchema() ([]byte, error) {
+	var d map[string]any
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return nil, fmt.Errorf("parse embedded schema: %w", err)
+	}
+	d["$id"] = leanID
+	defs, _ := d["$defs"].(map[string]any)
+	auth, _ := defs["auth"].(map[string]any)
+	delete(auth, "allOf")
+	return json.Marshal(d)
+}
 
 func load() {
 	once.Do(func() {
@@ -65,6 +81,17 @@ func load() {
 			errInit = fmt.Errorf("add embedded schema: %w", err)
 			return
 		}
+		// The lean copy drops the auth type conditionals, which cost v5 a failed
+		// "if" per type and account; the manifest package checks them in Go.
+		lean, err := leanSchema()
+		if err != nil {
+			errInit = err
+			return
+		}
+		if err := c.AddResource(leanID, bytes.NewReader(lean)); err != nil {
+			errInit = fmt.Errorf("add lean schema: %w", err)
+			return
+		}
 		compiled = map[string]*jsonschema.Schema{}
 		s, err := c.Compile(ID)
 		if err != nil {
@@ -73,7 +100,7 @@ func load() {
 		}
 		compiled[""] = s
 		for _, d := range defs {
-			s, err := c.Compile(ID + "#/$defs/" + d)
+			s, err := c.Compile(leanID + "#/$defs/" + d)
 			if err != nil {
 				errInit = fmt.Errorf("compile schema definition %s: %w", d, err)
 				return
@@ -88,7 +115,9 @@ func load() {
 func Validate(v any) ([]Violation, error) { return ValidateDef("", v) }
 
 // ValidateDef checks v against the definition $defs/def ("account", "defaults"
-// or "auth"), or against the whole schema when def is empty. The error is
+// or "auth"), or against the whole schema when def is empty. The definitions
+// leave out one rule of the whole schema, for speed: which auth keys each auth
+// type allows ($defs/auth/allOf); callers check it themselves. The error is
 // non-nil only when the schema cannot be compiled or v holds a non-JSON type.
 // It is safe for concurrent use.
 func ValidateDef(def string, v any) ([]Violation, error) {
