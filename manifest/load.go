@@ -593,7 +593,15 @@ func (r *run) accounts() []Account {
 func (r *run) reload(f *fileState) []Account {
 	doc, probs := parseDoc(f.path, f.data)
 	if probs != nil {
-		r.probs = append(r.probs, probs...)
+		// The file is not YAML after all: what its shell said does not count.
+		kept := r.probs[:0]
+		for _, p := range r.probs {
+			if p.Pos.File != f.path {
+				kept = append(kept, p)
+			}
+		}
+		r.probs = append(kept, probs...)
+		f.dead = true
 		return nil
 	}
 	seq := findVal(mappingOf(doc), "accounts")

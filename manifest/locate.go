@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -120,11 +121,15 @@ func violationProblems(file string, n *yaml.Node, prefix []string, prefixSeq []b
 		hint := hintFor(v)
 		switch v.Keyword {
 		case "additionalProperties":
+			// The keys come from the node, not from v5's message, which quotes
+			// them with ' unescaped.
 			allowed := schema.AllowedKeys(v.Location)
-			for _, k := range v.Keys {
-				kn := findKey(mappingOf(last.val), k)
-				if kn == nil {
-					kn = at
+			m := mappingOf(last.val)
+			for i := 0; m != nil && m.Kind == yaml.MappingNode && i+1 < len(m.Content); i += 2 {
+				kn := m.Content[i]
+				k := kn.Value
+				if slices.Contains(allowed, k) || isRepeat(m, i) {
+					continue
 				}
 				h := "allowed keys here: " + strings.Join(allowed, ", ")
 				if s := closest(k, allowed); s != "" {
@@ -227,4 +232,15 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// isRepeat reports whether the key at m.Content[i] repeats an earlier one (the
+// converter reports that, and keeps the first).
+func isRepeat(m *yaml.Node, i int) bool {
+	for j := 0; j < i; j += 2 {
+		if m.Content[j].Value == m.Content[i].Value {
+			return true
+		}
+	}
+	return false
 }
