@@ -689,7 +689,7 @@ var setLine = regexp.MustCompile(`(?m)^set:[ \t]*["']?([^"'#\s]+)`)
 // the file's text (a "set:" line at column 0); Load checks the rest. Files keep
 // their order; an unreadable path stays in the first run, where Load reports it.
 func Runs(paths []string) [][]string {
-	var order []string
+	var order, all []string
 	groups := map[string][]string{}
 	var loose []string
 	for _, p := range paths {
@@ -709,6 +709,7 @@ func Runs(paths []string) [][]string {
 			}
 		}
 		for _, f := range files {
+			all = append(all, f)
 			set := ""
 			if b, err := os.ReadFile(f); err == nil && len(b) <= MaxFileSize {
 				if m := setLine.FindSubmatch(b); m != nil {
@@ -725,11 +726,11 @@ func Runs(paths []string) [][]string {
 			groups[set] = append(groups[set], f)
 		}
 	}
-	if len(order) == 1 {
-		return [][]string{append(loose, groups[order[0]]...)}
+	if len(order) <= 1 {
+		return [][]string{all}
 	}
 	var out [][]string
-	if len(loose) > 0 || len(order) == 0 {
+	if len(loose) > 0 {
 		out = append(out, loose)
 	}
 	for _, s := range order {

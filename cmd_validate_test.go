@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/hubprov/hubprov/schema"
+)
+
+// runCLI runs hubprov with args and returns its exit code, stdout and stderr.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// TestValidateExamples: README's "hubprov validate -f examples/" and "-f examples/multi/" exit 0.
+func TestValidateExamples(t *testing.T) {
+	for _, dir := range []string{"examples/", "examples/multi/"} {
+		code, out, errs := runCLI(t, "validate", "-f", dir)
+		if code != exitOK {
+			t.Errorf("validate -f %s: exit %d\n%s%s", dir, code, out, errs)
+		}
+		if !strings.HasPrefix(errs, "valid: ") {
+			t.Errorf("validate -f %s: summary %q", dir, errs)
+		}
+	}
+	// --strict turns the quickstart's warnings into errors.
+	if code, _, _ := runCLI(t, "validate", "--strict", "-f", "examples/quickstart.yaml"); code != exitInvalid {
+		t.Errorf("--strict: exit %d", code)
+	}
+}
+
+// TestValidateGolden runs every case of testdata/manifests through the command:
+// exit 3 and exactly the golden text on stdout.
+func TestValidateGolden(t *testing.T) {
+	t.Chdir("testdata/manifests")
+	if err := os.Chmod("secrets/open.token", 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"CE_USER", "CE_ORG", "APP_SECRET", "ACCESS", "REFRESH"} {
+		t.Setenv(v, "planted-env-secret-"+v)
+	}
+	ents, _ := os.ReadDir(".")
+	n := 0
+	for _, e := range ents {
+		name := e.Name()
+		if !(e.IsDir() && name != "secrets") && !strings.HasSuffix(name, ".yaml") {
+			continue
+		}
+		n++
+		args := []string{"validate", "-f", name}
+		if strings.HasPrefix(name, "resolve-") {
+			args = append(args, "--resolve-secrets")
+		}
+		code, out, errs := runCLI(t, args...)
+		want, err := os.ReadFile(strings.TrimSuffix(name, ".yaml") + ".golden")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code != exitInvalid {
+			t.Errorf("%s: exit %d, want 3", name, code)
+		}
+		if out != string(want) {
+			t.Errorf("%s: stdout\n%s\nwant\n%s", name, out, want)
+		}
+		if !strings.HasPrefix(errs, "invalid: ") || strings.Contains(out+errs, "planted") {
+			t.Errorf("%s: stderr %q", name, errs)
+		}
+	}
+	if n < 40 {
+		t.Errorf("only %d cases", n)
+	}
+}
+
+// TestValidateFormats checks the json and github formats.
+func TestValidateFormats(t *testing.T) {
+	code, out, _ := runCLI(t, "validate", "--format", "json", "-f", "testdata/manifests/many-problems.yaml")
+	var probs []map[string]any
+	if err := json.Unmarshal([]byte(out), &probs); err != nil || code != exitInvalid || len(probs) < 5 {
+		t.Fatalf("json: exit %d, %v\n%s", code, err, out)
+	}
+	if probs[0]["file"] != "testdata/manifests/many-problems.yaml" || probs[0]["line"] != 8.0 || probs[0]["column"] != 3.0 || probs[0]["severity"] != "error" {
+		t.Errorf("json: first problem %v", probs[0])
+	}
+
+	code, out, _ = runCLI(t, "validate", "--format", "github", "-f", "testdata/manifests/apikey-sunset.yaml")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != exitInvalid || len(lines) != 2 ||
+		!strings.HasPrefix(lines[0], "::error file=testdata/manifests/apikey-sunset.yaml,line=3,col=1::unknown key \"bogus\"%0Ahint: ") ||
+		!strings.HasPrefix(lines[1], "::warning file=testdata/manifests/apikey-sunset.yaml,line=13,col=13::accounts[0].auth.type: HubSpot stopped") {
+		t.Errorf("github: exit %d\n%s", code, out)
+	}
+
+	if code, _, _ := runCLI(t, "validate", "--format", "xml", "-f", "examples/"); code != exitInvalid {
+		t.Errorf("unknown format: exit %d", code)
+	}
+	if code, _, _ := runCLI(t, "validate"); code != exitInvalid {
+		t.Errorf("no -f: exit %d", code)
+	}
+}
+
+// TestValidateHelp: --help explains every flag and exits 0.
+func TestValidateHelp(t *testing.T) {
+	code, out, _ := runCLI(t, "validate", "--help")
+	for _, f := range []string{"-f", "-format", "-resolve-secrets", "-strict"} {
+		if !strings.Contains(out, f) {
+			t.Errorf("--help lacks %s:\n%s", f, out)
+		}
+	}
+	if code != exitOK {
+		t.Errorf("exit %d", code)
+	}
+}
+
+// TestSchemaCommand prints the embedded schema.
+func TestSchemaCommand(t *testing.T) {
+	code, out, _ := runCLI(t, "schema")
+	if code != exitOK || out != string(schema.JSON()) {
+		t.Fatalf("exit %d", code)
+	}
+	var v map[string]any
+	if err := json.Unmarshal([]byte(out), &v); err != nil || v["$schema"] != "https://json-schema.org/draft/2020-12/schema" {
+		t.Errorf("not the 2020-12 schema: %v", err)
+	}
+}
