@@ -31,6 +31,9 @@ type command struct {
 var commands = []command{
 	{"validate", "check manifests against the schema and the domain rules", runValidate},
 	{"schema", "print the manifest JSON Schema", runSchema},
+	{"plan", "show what apply would change, reading the platform", runPlan},
+	{"apply", "create, update and (with --prune) delete instances to match the manifest", runApply},
+	{"destroy", "delete the instances of this set that the manifest lists", runDestroy},
 	{"emulate", "serve a local emulator of the three platform APIs", runEmulate},
 	{"version", "print version, commit and Go version", runVersion},
 }

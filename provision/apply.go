@@ -23,6 +23,8 @@ const (
 	Failed    Status = "failed"
 	Skipped   Status = "skipped"
 	Unhealthy Status = "unhealthy"
+	// AwaitingConsent is the status of an AwaitConsent change: nothing was sent.
+	AwaitingConsent Status = "awaiting-consent"
 )
 
 // Options controls Apply.
@@ -198,6 +200,8 @@ func (r *runner) one(ctx context.Context, i int) {
 	switch c.Action {
 	case Unchanged:
 		res.Status = Succeeded
+	case AwaitConsent:
+		res.Status = AwaitingConsent
 	case Create:
 		if r.opts.Journal != nil {
 			if jerr := r.opts.Journal.Intent(c.Name); jerr != nil {
@@ -216,7 +220,7 @@ func (r *runner) one(ctx context.Context, i int) {
 			res.Token = inst.Token
 		}
 	}
-	if err == nil && c.Action != Unchanged {
+	if err == nil && c.Action != Unchanged && c.Action != AwaitConsent {
 		res.Status = Succeeded
 		if r.opts.Verify && (c.Action == Create || c.Action == Update) && res.InstanceID != "" {
 			r.verify(ctx, &res)
@@ -298,12 +302,16 @@ func (r *runner) call(ctx context.Context, op func(context.Context) error) error
 	}
 	err := op(actx)
 	if err == nil {
-		r.pol.success()
+		r.pol.answer(true)
 		return nil
 	}
 	var ae *APIError
-	if errors.As(err, &ae) && (ae.Status == 429 || ae.Status == 503) {
+	switch {
+	case !errors.As(err, &ae) || ae.Status == 0: // no answer: a reset, a timeout
+	case ae.Status == 429 || ae.Status == 503:
 		r.pol.throttle(ae.RetryAfter)
+	default:
+		r.pol.answer(false)
 	}
 	if Classify(err) == Systemic {
 		r.abort("the platform rejected the credentials: "+r.opts.Scrub(err.Error()), Systemic)

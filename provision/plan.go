@@ -17,6 +17,10 @@ const (
 	Update    Action = "update"
 	Unchanged Action = "unchanged"
 	Delete    Action = "delete"
+	// AwaitConsent is an oauth2 account without an authorization code and
+	// without an instance: nothing can be sent until its portal owner grants
+	// consent (hubprov authorize-urls prints the links). It is not a change.
+	AwaitConsent Action = "await-consent"
 )
 
 // Change is the plan for one account, or for one instance to delete.
@@ -56,7 +60,7 @@ func (p *Plan) Counts() map[Action]int {
 // HasChanges reports whether applying the plan would change anything.
 func (p *Plan) HasChanges() bool {
 	for _, c := range p.Changes {
-		if c.Action != Unchanged {
+		if c.Action != Unchanged && c.Action != AwaitConsent {
 			return true
 		}
 	}
@@ -80,12 +84,22 @@ func MakePlan(set string, platform manifest.Platform, accounts []manifest.Accoun
 	for _, a := range accounts {
 		d := &Desired{Account: a, Set: set, Fingerprint: Fingerprint(set, a)}
 		i, ok := byName[a.Name]
+		noCode := a.Auth.Type == manifest.AuthOAuth2 && a.Auth.Code.IsZero()
 		if !ok {
-			p.Changes = append(p.Changes, Change{Name: a.Name, Action: Create, Desired: d})
+			act := Create
+			if noCode {
+				act = AwaitConsent
+			}
+			p.Changes = append(p.Changes, Change{Name: a.Name, Action: act, Desired: d})
 			continue
 		}
 		matched[i] = true
 		r := &remote[i]
+		if noCode && len(r.Fingerprint) == 16 {
+			// A code is used once: removing it after the instance exists keeps
+			// the instance's grant, so the secrets count as unchanged.
+			d.Fingerprint = d.Fingerprint[:8] + r.Fingerprint[8:]
+		}
 		fields := diff(d, r)
 		d.Reauth = secretsChanged(r.Fingerprint, d.Fingerprint)
 		act := Unchanged

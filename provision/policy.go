@@ -30,9 +30,15 @@ const (
 var errBudget = errors.New("retry budget exhausted: too many failures across the run, not retrying")
 
 // policy is the run-wide retry and rate policy every platform call goes through:
-// an optional fixed rate, an adaptive rate that drops on 429/503 and recovers on
-// success, a run-wide pause on Retry-After, full-jitter backoff, and a shared
-// retry budget.
+// an optional fixed rate, an adaptive cap while the platform throttles, a
+// run-wide pause on Retry-After, full-jitter backoff, and a shared retry budget.
+//
+// The adaptive cap is headroom times the rate of answers the platform did not
+// throttle over the last ten seconds, applied while any 429 or 503 arrived in
+// that window. Against a real limit L the run settles a little above L, where
+// the Retry-After pauses keep the share of 429s small; against throttles that
+// do not depend on the rate (a flaky upstream answering 5% 503s) the cap stays
+// above the rate the run achieves and never ratchets it down.
 type policy struct {
 	maxAttempts int
 	timeout     time.Duration // per attempt; 0 means none
@@ -41,11 +47,12 @@ type policy struct {
 	fixed   rate.Limit // --rate, or rate.Inf
 
 	mu           sync.Mutex
-	cur          rate.Limit // adaptive rate, <= fixed
+	limit        rate.Limit // the limiter's current limit, <= fixed
 	pauseUntil   time.Time
-	lastDecrease time.Time
+	lastThrottle time.Time
+	lastAdjust   time.Time
 	start        time.Time
-	window       []time.Time // recent successes, for the measured rate
+	answered     meter // answers that were not throttles
 	budget       float64
 	rng          *rand.Rand
 
@@ -53,16 +60,19 @@ type policy struct {
 	requests, throttled, retries int
 }
 
+// Adaptive cap parameters.
+const (
+	headroom     = 1.15                   // cap = headroom x unthrottled answers per second
+	minRate      = 1                      // the cap's floor, in requests per second
+	warmup       = time.Second            // no cap before this much of the run has been measured
+	adjustEvery  = 100 * time.Millisecond // the cap is recomputed at most this often
+	throttleSpan = 10 * time.Second       // how long after the last throttle the cap stays
+)
+
 func newPolicy(fixedRate float64, maxAttempts int, timeout time.Duration) *policy {
 	fixed := rate.Inf
 	if fixedRate > 0 {
 		fixed = rate.Limit(fixedRate)
-	}
-	burst := 1
-	if fixed == rate.Inf {
-		burst = 0
-	} else if fixedRate >= 1 {
-		burst = int(math.Ceil(fixedRate))
 	}
 	if maxAttempts < 1 {
 		maxAttempts = 1
@@ -70,13 +80,22 @@ func newPolicy(fixedRate float64, maxAttempts int, timeout time.Duration) *polic
 	return &policy{
 		maxAttempts: maxAttempts,
 		timeout:     timeout,
-		limiter:     rate.NewLimiter(fixed, burst),
+		limiter:     rate.NewLimiter(fixed, burstFor(fixed)),
 		fixed:       fixed,
-		cur:         fixed,
+		limit:       fixed,
 		start:       time.Now(),
 		budget:      budgetTokens,
 		rng:         rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x9e3779b97f4a7c15)),
 	}
+}
+
+// burstFor is the limiter burst for limit l: a second's worth, so that
+// requests spread evenly without idling the workers.
+func burstFor(l rate.Limit) int {
+	if l == rate.Inf {
+		return 0
+	}
+	return max(1, int(math.Ceil(float64(l))))
 }
 
 // wait blocks until the run may send one more request: after any run-wide
@@ -85,97 +104,111 @@ func (p *policy) wait(ctx context.Context) error {
 	for {
 		p.mu.Lock()
 		until := p.pauseUntil
-		p.requests++
 		p.mu.Unlock()
 		if d := time.Until(until); d > 0 {
 			if err := sleep(ctx, d); err != nil {
 				return err
 			}
-			p.mu.Lock()
-			p.requests--
-			p.mu.Unlock()
 			continue
 		}
-		return p.limiter.Wait(ctx)
+		if err := p.limiter.Wait(ctx); err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.requests++
+		p.mu.Unlock()
+		return nil
 	}
 }
 
-// success records a successful request: the adaptive rate creeps back up and
-// the retry budget refills.
-func (p *policy) success() {
+// answered records an answer that was not a throttle (a success or any other
+// error): it counts towards the accepted rate, and a success refills the
+// retry budget.
+func (p *policy) answer(success bool) {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.budget = math.Min(budgetTokens, p.budget+1)
-	p.window = append(p.window, now)
-	if len(p.window) > 4096 {
-		p.window = p.window[len(p.window)-2048:]
+	if success {
+		p.budget = math.Min(budgetTokens, p.budget+1)
 	}
-	if p.cur < p.fixed {
-		p.cur *= 1.002
-		if p.cur >= p.fixed || p.cur > 1e5 {
-			p.cur = p.fixed
-		}
-		p.limiter.SetLimit(p.cur)
-		if p.cur != rate.Inf && p.limiter.Burst() < 1 {
-			p.limiter.SetBurst(1)
-		}
-	}
+	p.answered.add(now)
+	p.adjust(now, false)
 }
 
-// throttle records a 429 or 503: the run pauses for retryAfter (capped), and
-// the adaptive rate drops to 90% of what the platform accepted recently, at
-// most once a second so that one wave of rejections counts once.
+// throttle records a 429 or 503: the run pauses for retryAfter (capped) and
+// the adaptive cap applies.
 func (p *policy) throttle(retryAfter time.Duration) {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.throttled++
+	p.lastThrottle = now
 	if retryAfter > maxRetryAfter {
 		retryAfter = maxRetryAfter
 	}
 	if until := now.Add(retryAfter); until.After(p.pauseUntil) {
 		p.pauseUntil = until
 	}
-	if now.Sub(p.lastDecrease) < time.Second {
-		return
-	}
-	p.lastDecrease = now
-	measured := p.measured(now)
-	next := rate.Limit(measured * 0.9)
-	if p.cur != rate.Inf && next > p.cur*0.9 {
-		next = p.cur * 0.9
-	}
-	if next < 0.5 {
-		next = 0.5
-	}
-	if next > p.fixed {
-		next = p.fixed
-	}
-	p.cur = next
-	p.limiter.SetLimit(next)
-	if p.limiter.Burst() < 1 {
-		p.limiter.SetBurst(1)
-	}
+	p.adjust(now, true)
 }
 
-// measured is the success rate over the last ten seconds, over at least one second.
-func (p *policy) measured(now time.Time) float64 {
-	const span = 10 * time.Second
-	cut := now.Add(-span)
-	i := 0
-	for i < len(p.window) && p.window[i].Before(cut) {
-		i++
+// adjust recomputes the adaptive cap. Called with p.mu held.
+func (p *policy) adjust(now time.Time, throttled bool) {
+	if !throttled && now.Sub(p.lastAdjust) < adjustEvery {
+		return
 	}
-	p.window = p.window[i:]
-	elapsed := now.Sub(p.start)
-	if elapsed > span {
-		elapsed = span
+	p.lastAdjust = now
+	next := p.fixed
+	if !p.lastThrottle.IsZero() && now.Sub(p.lastThrottle) < throttleSpan && now.Sub(p.start) >= warmup {
+		next = min(p.fixed, rate.Limit(max(minRate, headroom*p.answered.rate(now, p.start))))
 	}
-	if elapsed < time.Second {
-		elapsed = time.Second
+	if next == p.limit {
+		return
 	}
-	return float64(len(p.window)) / elapsed.Seconds()
+	p.limit = next
+	p.limiter.SetLimit(next)
+	p.limiter.SetBurst(burstFor(next))
+}
+
+// meter counts events in 100 ms slots over the last ten seconds.
+type meter struct {
+	slots [100]int
+	last  int64 // index (time / 100 ms) of the newest slot written
+}
+
+const slot = 100 * time.Millisecond
+
+func (m *meter) advance(now time.Time) int64 {
+	i := now.UnixNano() / int64(slot)
+	if i-m.last >= int64(len(m.slots)) {
+		m.slots = [100]int{}
+	} else {
+		for j := m.last + 1; j <= i; j++ {
+			m.slots[j%int64(len(m.slots))] = 0
+		}
+	}
+	if i > m.last {
+		m.last = i
+	}
+	return i
+}
+
+func (m *meter) add(now time.Time) {
+	i := m.advance(now)
+	m.slots[i%int64(len(m.slots))]++
+}
+
+// rate is the events per second over the last ten seconds, or since start
+// when that is shorter.
+func (m *meter) rate(now, start time.Time) float64 {
+	m.advance(now)
+	n := 0
+	for _, c := range m.slots {
+		n += c
+	}
+	span := min(now.Sub(start), time.Duration(len(m.slots))*slot)
+	span = max(span, slot)
+	return float64(n) / span.Seconds()
 }
 
 // retry decides whether another attempt may follow failure number attempt

@@ -48,6 +48,9 @@ type Summary struct {
 	Failed    int `json:"failed"`
 	Skipped   int `json:"skipped"`
 	Unhealthy int `json:"unhealthy"`
+	// AwaitingConsent counts oauth2 accounts without a code and without an
+	// instance: nothing was sent for them.
+	AwaitingConsent int `json:"awaitingConsent"`
 }
 
 // AccountReport is one account's line in the report. Token is the instance
@@ -91,6 +94,8 @@ func summarize(accts []AccountReport) Summary {
 			s.Skipped++
 		case Unhealthy:
 			s.Unhealthy++
+		case AwaitingConsent:
+			s.AwaitingConsent++
 		case Succeeded:
 			switch a.Action {
 			case Create:
@@ -168,6 +173,9 @@ func (r Report) WriteJUnit(w io.Writer) error {
 		case Skipped:
 			ts.Skipped++
 			tc.Skipped = &skipped{Message: r.Run.Aborted}
+		case AwaitingConsent:
+			ts.Skipped++
+			tc.Skipped = &skipped{Message: "oauth2 account without a code: waits for consent"}
 		}
 		ts.Cases = append(ts.Cases, tc)
 	}

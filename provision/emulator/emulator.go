@@ -51,9 +51,12 @@ var Ops = []Op{OpCreate, OpList, OpGet, OpUpdate, OpDelete, OpOAuthURL}
 // probabilities in the order Reset, Rate429, Rate500, Rate503, LostResponse, so
 // each happens at its own rate as long as they sum to at most 1.
 type Faults struct {
-	Rate429 float64 // answer 429 (no Retry-After) without handling
-	Rate500 float64 // answer 500 without handling
-	Rate503 float64 // answer 503 without handling
+	Rate429 float64 // answer 429 without handling
+	// RetryAfter, when positive, is sent as Retry-After (whole seconds,
+	// rounded up) with the injected 429s; otherwise they carry none.
+	RetryAfter time.Duration
+	Rate500    float64 // answer 500 without handling
+	Rate503    float64 // answer 503 without handling
 	// Reset closes the connection with a TCP RST before the request is handled.
 	Reset float64
 	// LostResponse performs the request (a create commits), then closes the
@@ -271,6 +274,9 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		abort(w)
 		return
 	case fault429:
+		if ra := e.faultsFor(op).RetryAfter; ra > 0 {
+			sw.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(ra.Seconds()))))
+		}
 		e.writeFault(sw, r, flow, http.StatusTooManyRequests)
 		return
 	case fault500:
@@ -303,10 +309,7 @@ const (
 
 // draw picks the fault of one request to op.
 func (e *Emulator) draw(op Op) fault {
-	f, ok := e.opts.OpFaults[op]
-	if !ok {
-		f = e.opts.Faults
-	}
+	f := e.faultsFor(op)
 	if f == (Faults{}) {
 		return faultNone
 	}
@@ -323,6 +326,14 @@ func (e *Emulator) draw(op Op) fault {
 		u -= c.p
 	}
 	return faultNone
+}
+
+// faultsFor returns the faults configured for op.
+func (e *Emulator) faultsFor(op Op) Faults {
+	if f, ok := e.opts.OpFaults[op]; ok {
+		return f
+	}
+	return e.opts.Faults
 }
 
 // delay is the latency of one request.

@@ -96,6 +96,24 @@ func TestFaultsRepeatable(t *testing.T) {
 	}
 }
 
+// TestInjected429RetryAfter checks injected 429s carry Retry-After only when
+// configured, rounded up to whole seconds.
+func TestInjected429RetryAfter(t *testing.T) {
+	for _, c := range []struct {
+		after time.Duration
+		want  string
+	}{{0, ""}, {1500 * time.Millisecond, "2"}} {
+		e := New(Options{Faults: Faults{Rate429: 1, RetryAfter: c.after}})
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", CloudElementsPrefix+"/instances", nil)
+		r.Header = ceHeader()
+		e.ServeHTTP(w, r)
+		if w.Code != 429 || w.Header().Get("Retry-After") != c.want {
+			t.Errorf("RetryAfter %v: %d, Retry-After %q; want 429, %q", c.after, w.Code, w.Header().Get("Retry-After"), c.want)
+		}
+	}
+}
+
 // TestResetBeforeHandling checks a reset reaches the client as ECONNRESET and
 // nothing is created.
 func TestResetBeforeHandling(t *testing.T) {

@@ -1,0 +1,11 @@
+package provision
+
+import "time"
+
+// FastRetries shortens backoff and Retry-After pauses for the tests of this
+// package and returns a function restoring them.
+func FastRetries() (restore func()) {
+	b, c, m := backoffBase, backoffCap, maxRetryAfter
+	backoffBase, backoffCap, maxRetryAfter = time.Millisecond, 5*time.Millisecond, 20*time.Millisecond
+	return func() { backoffBase, backoffCap, maxRetryAfter = b, c, m }
+}
