@@ -23,9 +23,10 @@ const (
 	Failed    Status = "failed"
 	Skipped   Status = "skipped"
 	Unhealthy Status = "unhealthy"
-	// AwaitingConsent is the status of an AwaitConsent change: nothing was sent.
-	AwaitingConsent Status = "awaiting-consent"
 )
+
+// ReasonAwaitingConsent is the Reason of a skipped AwaitConsent change.
+const ReasonAwaitingConsent = "awaiting-consent"
 
 // Options controls Apply.
 type Options struct {
@@ -53,6 +54,7 @@ type Result struct {
 	Action     Action
 	Fields     []string
 	Status     Status
+	Reason     string // why a skipped account was skipped, when not an abort
 	InstanceID string
 	Token      manifest.Secret // the instance token, when the platform gave one
 	Attempts   int
@@ -201,7 +203,7 @@ func (r *runner) one(ctx context.Context, i int) {
 	case Unchanged:
 		res.Status = Succeeded
 	case AwaitConsent:
-		res.Status = AwaitingConsent
+		res.Status, res.Reason = Skipped, ReasonAwaitingConsent
 	case Create:
 		if r.opts.Journal != nil {
 			if jerr := r.opts.Journal.Intent(c.Name); jerr != nil {

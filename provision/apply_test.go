@@ -225,3 +225,33 @@ func TestInterruptFinishesInFlightAndSkipsTheRest(t *testing.T) {
 		t.Fatalf("emulator committed %d creates, the results say %d", s.Creates, created)
 	}
 }
+
+func TestOAuth2WithoutCodeAwaitsConsent(t *testing.T) {
+	b := newBench(t, emulator.Options{}, "demo-user")
+	accts := accounts(3) // portal-00001 is oauth2
+	accts[1].Auth.Code = manifest.Secret{}
+	plan, out := run(t, b, "acme", accts, false, provision.Options{})
+	if c := plan.Changes[1]; c.Action != provision.AwaitConsent {
+		t.Fatalf("oauth2 without a code: action %s, want await-consent", c.Action)
+	}
+	if r := out.Results[1]; r.Status != provision.Skipped || r.Reason != provision.ReasonAwaitingConsent {
+		t.Fatalf("result %s %q, want skipped awaiting-consent", r.Status, r.Reason)
+	}
+	if s := b.emu.Stats(); s.Creates != 2 {
+		t.Fatalf("%d creates, want 2: nothing is sent for the account awaiting consent", s.Creates)
+	}
+	rep := provision.NewReport(provision.RunInfo{}, out)
+	if a := rep.Accounts[1]; a.Action != provision.Create || rep.Summary.Skipped != 1 || rep.Summary.AwaitingConsent != 1 {
+		t.Fatalf("report: action %s, summary %+v; want create, 1 skipped awaiting consent", a.Action, rep.Summary)
+	}
+
+	accts[1].Auth.Code = manifest.LiteralSecret("granted-code")
+	if _, out := run(t, b, "acme", accts, false, provision.Options{}); count(out, provision.Create, provision.Succeeded) != 1 {
+		t.Fatalf("with its code the account is created: %+v", out.Results[1])
+	}
+	// Codes are used once: dropping it from the manifest keeps the instance as it is.
+	accts[1].Auth.Code = manifest.Secret{}
+	if plan, _ := run(t, b, "acme", accts, false, provision.Options{}); plan.HasChanges() {
+		t.Fatalf("after the code is removed the plan changes %v", plan.Counts())
+	}
+}

@@ -48,8 +48,8 @@ type Summary struct {
 	Failed    int `json:"failed"`
 	Skipped   int `json:"skipped"`
 	Unhealthy int `json:"unhealthy"`
-	// AwaitingConsent counts oauth2 accounts without a code and without an
-	// instance: nothing was sent for them.
+	// AwaitingConsent counts the skipped oauth2 accounts without a code and
+	// without an instance: nothing was sent for them.
 	AwaitingConsent int `json:"awaitingConsent"`
 }
 
@@ -61,6 +61,7 @@ type AccountReport struct {
 	Action     Action       `json:"action"`
 	Fields     []string     `json:"fields,omitempty"`
 	Status     Status       `json:"status"`
+	Reason     string       `json:"reason,omitempty"` // for a skipped account: "awaiting-consent", or empty after an abort
 	InstanceID string       `json:"instanceId,omitempty"`
 	Token      string       `json:"token,omitempty"`
 	Attempts   int          `json:"attempts"`
@@ -74,8 +75,12 @@ func NewReport(run RunInfo, out Outcome) Report {
 	run.Requests, run.Throttled, run.Retries = out.Requests, out.Throttled, out.Retries
 	rep := Report{Version: 1, Run: run, Accounts: make([]AccountReport, len(out.Results))}
 	for i, r := range out.Results {
+		act := r.Action
+		if act == AwaitConsent {
+			act = Create // the report's actions are create, update, unchanged and delete
+		}
 		rep.Accounts[i] = AccountReport{
-			Name: r.Name, Element: r.Element, Action: r.Action, Fields: r.Fields, Status: r.Status,
+			Name: r.Name, Element: r.Element, Action: act, Fields: r.Fields, Status: r.Status, Reason: r.Reason,
 			InstanceID: r.InstanceID, Token: r.Token.Reveal(), Attempts: r.Attempts,
 			DurationMs: r.Duration.Milliseconds(), Error: r.Error,
 		}
@@ -92,10 +97,11 @@ func summarize(accts []AccountReport) Summary {
 			s.Failed++
 		case Skipped:
 			s.Skipped++
+			if a.Reason == ReasonAwaitingConsent {
+				s.AwaitingConsent++
+			}
 		case Unhealthy:
 			s.Unhealthy++
-		case AwaitingConsent:
-			s.AwaitingConsent++
 		case Succeeded:
 			switch a.Action {
 			case Create:
@@ -173,9 +179,9 @@ func (r Report) WriteJUnit(w io.Writer) error {
 		case Skipped:
 			ts.Skipped++
 			tc.Skipped = &skipped{Message: r.Run.Aborted}
-		case AwaitingConsent:
-			ts.Skipped++
-			tc.Skipped = &skipped{Message: "oauth2 account without a code: waits for consent"}
+			if a.Reason == ReasonAwaitingConsent {
+				tc.Skipped.Message = "oauth2 account without a code: waits for consent (hubprov authorize-urls prints the link)"
+			}
 		}
 		ts.Cases = append(ts.Cases, tc)
 	}
