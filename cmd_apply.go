@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hubprov/hubprov/manifest"
 	"github.com/hubprov/hubprov/provision"
 )
 
@@ -75,10 +79,13 @@ func (e *engineFlags) options() (provision.Options, error) {
 }
 
 func runApply(ctx context.Context, env *cmdEnv, args []string) int {
-	fs := newFlagSet("apply", "hubprov apply -f MANIFEST... [flags]",
+	fs := newFlagSet("apply", "hubprov apply -f MANIFEST... [flags]\n  hubprov apply PLAN.json [flags]",
 		`Makes the platform match the manifest: creates missing instances, updates changed
 ones, and with --prune deletes the set's instances the manifest no longer lists.
-Reruns are safe: what exists is adopted, never created twice.`, env)
+Reruns are safe: what exists is adopted, never created twice.
+
+Given a plan saved by 'hubprov plan --out', applies exactly that plan, and refuses
+(exit 3, nothing changed) when a manifest file or an instance it saw has changed since.`, env)
 	var c commonFlags
 	var e engineFlags
 	c.register(fs)
@@ -89,9 +96,25 @@ Reruns are safe: what exists is adopted, never created twice.`, env)
 	if code, ok := parseFlags(fs, env, args); !ok {
 		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(env.stderr, "hubprov apply: unexpected argument %q\nhint: manifests are given with -f\n", fs.Arg(0))
+	var saved *provision.SavedPlan
+	switch {
+	case fs.NArg() > 1:
+		fmt.Fprintf(env.stderr, "hubprov apply: unexpected argument %q\nhint: manifests are given with -f; a saved plan alone\n", fs.Arg(1))
 		return exitInvalid
+	case fs.NArg() == 1:
+		if len(c.files) > 0 || *prune || len(c.selectors) > 0 || c.shard != "" {
+			fmt.Fprintln(env.stderr, "hubprov apply: a saved plan fixes the manifests, --prune, --select and --shard: give the plan alone\nhint: 'hubprov apply plan.json', or 'hubprov apply -f MANIFEST' to plan afresh")
+			return exitInvalid
+		}
+		sp, code := loadSavedPlan(env, fs.Arg(0), e.emulate)
+		if code != exitOK {
+			return code
+		}
+		saved = &sp
+		for _, m := range sp.Manifests {
+			c.files = append(c.files, m.Path)
+		}
+		c.selectors, c.shard, *prune = sp.Select, sp.Shard, sp.Prune
 	}
 	opts, err := e.options()
 	if err != nil {
@@ -100,6 +123,16 @@ Reruns are safe: what exists is adopted, never created twice.`, env)
 	}
 	opts.Verify = *verify
 	return engineRun(ctx, env, "apply", &c, &e, opts, func(s *session, plan *provision.Plan) (int, bool) {
+		if saved != nil {
+			if moved := saved.Compare(*plan); len(moved) > 0 {
+				fmt.Fprintf(env.stderr, "hubprov apply: %d accounts moved since the plan was saved; nothing was changed:\n", len(moved))
+				for _, m := range moved {
+					fmt.Fprintf(env.stderr, "  %s: %s\n", m.Name, m.Why)
+				}
+				fmt.Fprintln(env.stderr, "hint: plan again ('hubprov plan --out'), review, then apply the new plan")
+				return exitInvalid, false
+			}
+		}
 		if *maxDeletes >= 0 {
 			if n := plan.Counts()[provision.Delete]; n > *maxDeletes {
 				fmt.Fprintf(env.stderr, "hubprov apply: %d deletions planned, more than --max-deletes %d: nothing was changed\nhint: review the plan with 'hubprov plan --prune', then raise --max-deletes if it is right\n", n, *maxDeletes)
@@ -108,6 +141,92 @@ Reruns are safe: what exists is adopted, never created twice.`, env)
 		}
 		return 0, true
 	}, *prune)
+}
+
+// loadSavedPlan reads a plan saved by 'plan --out' and refuses it, before any
+// request, when a manifest file it was made from has changed or gone, naming
+// the accounts whose entries differ.
+func loadSavedPlan(env *cmdEnv, path string, emulate bool) (provision.SavedPlan, int) {
+	f, err := os.Open(path)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "hubprov apply: %v\n", err)
+		return provision.SavedPlan{}, exitInvalid
+	}
+	defer f.Close()
+	sp, err := provision.ReadSaved(f)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "hubprov apply: %s: %v\n", path, err)
+		return sp, exitInvalid
+	}
+	if sp.Emulated != emulate {
+		fmt.Fprintf(env.stderr, "hubprov apply: %s was planned %s --emulate; apply it the same way\n", path, map[bool]string{true: "with", false: "without"}[sp.Emulated])
+		return sp, exitInvalid
+	}
+	var changed []string
+	for _, m := range sp.Manifests {
+		data, err := os.ReadFile(m.Path)
+		switch {
+		case err != nil:
+			changed = append(changed, fmt.Sprintf("%s: %v", m.Path, err))
+		case fmt.Sprintf("%x", sha256.Sum256(data)) != m.SHA256:
+			changed = append(changed, m.Path+": changed since the plan (sha256 differs)")
+		}
+	}
+	if len(changed) == 0 {
+		return sp, exitOK
+	}
+	fmt.Fprintf(env.stderr, "hubprov apply: the manifests of %s changed since it was planned; nothing was sent:\n", path)
+	for _, c := range changed {
+		fmt.Fprintf(env.stderr, "  %s\n", c)
+	}
+	var files []string
+	for _, m := range sp.Manifests {
+		if _, err := os.Stat(m.Path); err == nil {
+			files = append(files, m.Path)
+		}
+	}
+	if m, problems := manifest.Load(files); m != nil && !manifest.HasErrors(problems) && !manifest.HasErrors(m.Resolve(env.getenv)) {
+		for _, name := range movedAccounts(sp, m) {
+			fmt.Fprintf(env.stderr, "  account %s\n", name)
+		}
+	}
+	fmt.Fprintln(env.stderr, "hint: plan again ('hubprov plan --out'), review, then apply the new plan")
+	return sp, exitInvalid
+}
+
+// movedAccounts names the accounts whose desired spec differs between the
+// saved plan and the manifest now, or that are in only one of them.
+func movedAccounts(sp provision.SavedPlan, m *manifest.Manifest) []string {
+	then := map[string]string{}
+	for _, c := range sp.Changes {
+		if c.Fingerprint != "" {
+			then[c.Name] = c.Fingerprint
+		}
+	}
+	sel, _ := (&commonFlags{selectors: sp.Select, shard: sp.Shard}).selection()
+	var moved []string
+	now := map[string]bool{}
+	for _, a := range m.Accounts {
+		if !sel.owns(a.Name) {
+			continue
+		}
+		now[a.Name] = true
+		fp, ok := then[a.Name]
+		cur := provision.Fingerprint(m.Set, a)
+		if a.Auth.Type == manifest.AuthOAuth2 && a.Auth.Code.IsZero() && len(fp) == 16 {
+			cur, fp = cur[:8], fp[:8] // the plan keeps the instance's secret half
+		}
+		if !ok || fp != cur {
+			moved = append(moved, a.Name)
+		}
+	}
+	for name := range then {
+		if !now[name] {
+			moved = append(moved, name)
+		}
+	}
+	sort.Strings(moved)
+	return moved
 }
 
 // engineRun is the body shared by apply and destroy: open the session, plan,
@@ -161,9 +280,7 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 		Command: command, StartedAt: started, FinishedAt: time.Now().UTC(), HubprovVersion: version,
 		Platform: string(s.m.Target.Platform), BaseURL: s.baseURL, Set: s.m.Set,
 	}
-	for _, f := range s.m.Files {
-		run.Manifests = append(run.Manifests, provision.ManifestFile{Path: f.Path, SHA256: f.SHA256})
-	}
+	run.Manifests = manifestFiles(s)
 	rep := provision.NewReport(run, out)
 	if err := writeFileAtomic(e.report, rep.WriteJSON); err != nil {
 		fmt.Fprintf(env.stderr, "hubprov %s: %v\n", command, err)
@@ -195,14 +312,14 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 
 func printSummary(w io.Writer, rep provision.Report, path string) {
 	s := rep.Summary
-	fmt.Fprintf(w, "Done: %d created, %d updated, %d deleted, %d unchanged, %d failed, %d skipped", s.Created, s.Updated, s.Deleted, s.Unchanged, s.Failed, s.Skipped)
+	fmt.Fprintf(w, "Done: %d created, %d updated, %d deleted, %d unchanged, %d failed, %d skipped", s.Created, s.Updated, s.Deleted, s.Unchanged, s.Failed, s.Skipped-s.AwaitingConsent)
 	if s.AwaitingConsent > 0 {
-		fmt.Fprintf(w, " (%d awaiting consent)", s.AwaitingConsent)
+		fmt.Fprintf(w, ", %d awaiting consent", s.AwaitingConsent)
 	}
 	if s.Unhealthy > 0 {
 		fmt.Fprintf(w, ", %d unhealthy", s.Unhealthy)
 	}
-	fmt.Fprintf(w, " (%d requests, %d throttled, %d retries).\nReport: %s\n", rep.Run.Requests, rep.Run.Throttled, rep.Run.Retries, path)
+	fmt.Fprintf(w, "; %d requests, %d throttled, %d retries.\nReport: %s\n", rep.Run.Requests, rep.Run.Throttled, rep.Run.Retries, path)
 }
 
 // destroyPlan turns a plan into the deletion of every listed account's instance.

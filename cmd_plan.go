@@ -3,18 +3,25 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"time"
+
+	"github.com/hubprov/hubprov/provision"
 )
 
 func runPlan(ctx context.Context, env *cmdEnv, args []string) int {
 	fs := newFlagSet("plan", "hubprov plan -f MANIFEST... [flags]",
 		`Reads the platform's instances of the set (one list request per 200 instances) and
 prints, per account, create, update (which fields), unchanged or, with --prune, delete.
-Changes nothing.`, env)
+Changes nothing. With --out, saves the plan for review; 'hubprov apply FILE' then applies
+exactly that plan, or refuses if the manifests or the platform moved in between.`, env)
 	var c commonFlags
 	c.register(fs)
 	prune := fs.Bool("prune", false, "also plan deleting instances of this set that the manifest no longer lists")
-	asJSON := fs.Bool("json", false, "print the plan as JSON")
-	verbose := fs.Bool("verbose", false, "also list unchanged accounts")
+	format := fs.String("format", "text", "output format: text, json or markdown (a summary table and per-account details for a pull-request comment)")
+	asJSON := fs.Bool("json", false, "print the plan as JSON (the same as --format json)")
+	out := fs.String("out", "", "also save the plan to `FILE` for 'hubprov apply FILE' (no secret values)")
+	verbose := fs.Bool("verbose", false, "also list unchanged accounts (text format)")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when changes are pending, 0 when none")
 	emulate := fs.Bool("emulate", false, "plan against the built-in emulator (state kept in "+emulatorState+")")
 	if code, ok := parseFlags(fs, env, args); !ok {
@@ -22,6 +29,13 @@ Changes nothing.`, env)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(env.stderr, "hubprov plan: unexpected argument %q\nhint: manifests are given with -f\n", fs.Arg(0))
+		return exitInvalid
+	}
+	if *asJSON {
+		*format = "json"
+	}
+	if *format != "text" && *format != "json" && *format != "markdown" {
+		fmt.Fprintf(env.stderr, "hubprov plan: --format %q: want text, json or markdown\n", *format)
 		return exitInvalid
 	}
 	s, code := openSession(env, &c, 8, *emulate)
@@ -33,9 +47,23 @@ Changes nothing.`, env)
 	if code != exitOK {
 		return code
 	}
-	if *asJSON {
+	if *out != "" {
+		sp := plan.Save(provision.SavedPlan{
+			CreatedAt: time.Now().UTC(), HubprovVersion: version, BaseURL: s.baseURL, Emulated: *emulate,
+			Manifests: manifestFiles(s), Prune: *prune, Select: c.selectors, Shard: c.shard,
+		})
+		if err := writeFileAtomic(*out, func(w io.Writer) error { return provision.WriteSaved(w, sp) }); err != nil {
+			fmt.Fprintf(env.stderr, "hubprov plan: %v\n", err)
+			return exitFailures
+		}
+		s.log.Info().Str("path", *out).Msg("plan saved: apply it with 'hubprov apply " + *out + "'")
+	}
+	switch *format {
+	case "json":
 		_ = plan.WriteJSON(env.stdout)
-	} else {
+	case "markdown":
+		_ = plan.WriteMarkdown(env.stdout, fmt.Sprintf("hubprov plan: set %s on %s", s.m.Set, s.m.Target.Platform))
+	default:
 		fmt.Fprintf(env.stdout, "plan: set %q on %s (%s), %d accounts\n", s.m.Set, s.m.Target.Platform, s.baseURL, len(s.accounts))
 		_ = plan.WriteText(env.stdout, *verbose)
 	}
@@ -43,4 +71,13 @@ Changes nothing.`, env)
 		return exitChanges
 	}
 	return exitOK
+}
+
+// manifestFiles lists the session's manifest files with their digests.
+func manifestFiles(s *session) []provision.ManifestFile {
+	var out []provision.ManifestFile
+	for _, f := range s.m.Files {
+		out = append(out, provision.ManifestFile{Path: f.Path, SHA256: f.SHA256})
+	}
+	return out
 }

@@ -35,13 +35,28 @@ func parseFlags(fs *flag.FlagSet, env *cmdEnv, args []string) (code int, ok bool
 			fs.SetOutput(env.stdout)
 		}
 	}
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK, false
+	// Flags may follow positional arguments ("apply plan.json --emulate"):
+	// parse, set the first argument aside, parse the rest, until none is left.
+	var positional []string
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		if err != nil {
+			return exitInvalid, false
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			positional = append(positional, rest...) // after "--", everything is an argument
+			break
+		}
+		positional, args = append(positional, rest[0]), rest[1:]
 	}
-	if err != nil {
-		return exitInvalid, false
-	}
+	_ = fs.Parse(append([]string{"--"}, positional...))
 	return 0, true
 }
 

@@ -103,3 +103,72 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(p.JSON())
 }
+
+// markdownRows bounds the per-account table of WriteMarkdown: a pull-request
+// comment holds at most 65,536 characters.
+const markdownRows = 300
+
+// WriteMarkdown prints the plan for a pull-request comment: a summary table,
+// then a table of the accounts that change (unchanged ones folded away).
+func (p *Plan) WriteMarkdown(w io.Writer, title string) error {
+	var b strings.Builder
+	n := p.Counts()
+	fmt.Fprintf(&b, "### %s\n\n", mdEscape(title))
+	if !p.HasChanges() {
+		fmt.Fprintf(&b, "**No changes.** %d accounts of set `%s` are up to date.\n\n", n[Unchanged], p.Set)
+	}
+	b.WriteString("| create | update | delete | unchanged | awaiting consent |\n|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| %d | %d | %d | %d | %d |\n\n", n[Create], n[Update], n[Delete], n[Unchanged], n[AwaitConsent])
+	rows, more := 0, 0
+	var unchanged []string
+	for _, c := range p.Changes {
+		if c.Action == Unchanged {
+			unchanged = append(unchanged, c.Name)
+			continue
+		}
+		if rows == markdownRows {
+			more++
+			continue
+		}
+		if rows == 0 {
+			b.WriteString("| | account | action | element | details |\n|---|---|---|---|---|\n")
+		}
+		rows++
+		sym := map[Action]string{Create: "➕", Update: "✏️", Delete: "🗑️", AwaitConsent: "⏳"}[c.Action]
+		elem, details := "", ""
+		if c.Desired != nil {
+			elem = c.Desired.Account.Element
+		} else if c.Remote != nil {
+			elem = c.Remote.Element
+		}
+		switch c.Action {
+		case Create:
+			details = "auth " + string(c.Desired.Account.Auth.Type)
+		case Update:
+			details = "changes " + strings.Join(c.Fields, ", ") + " of instance " + c.Remote.ID
+		case Delete:
+			details = "instance " + c.Remote.ID + " is no longer in the manifest"
+		case AwaitConsent:
+			details = "oauth2 without a code: waits for consent (`hubprov authorize-urls`)"
+		}
+		fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s |\n", sym, c.Name, c.Action, mdEscape(elem), mdEscape(details))
+	}
+	if more > 0 {
+		fmt.Fprintf(&b, "\n… and %d more changes: see the saved plan (`hubprov plan --out`) for all of them.\n", more)
+	}
+	if len(unchanged) > 0 {
+		fmt.Fprintf(&b, "\n<details><summary>%d unchanged accounts</summary>\n\n", len(unchanged))
+		if len(unchanged) > markdownRows*4 {
+			unchanged = append(unchanged[:markdownRows*4], fmt.Sprintf("… %d more", len(unchanged)-markdownRows*4))
+		}
+		b.WriteString(strings.Join(unchanged, ", "))
+		b.WriteString("\n\n</details>\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// mdEscape keeps text from breaking a Markdown table cell.
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;").Replace(s)
+}

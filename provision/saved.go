@@ -1,0 +1,156 @@
+package provision
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+)
+
+// SavedPlan is a plan written by `plan --out` for review and applied later by
+// `apply plan.json`. It records what the plan saw, so that apply can refuse
+// when the manifests or the remote state have moved since. It holds no secret:
+// the spec fingerprints reveal nothing about one.
+type SavedPlan struct {
+	Version        int            `json:"version"`
+	Kind           string         `json:"kind"` // always "hubprov-plan"
+	CreatedAt      time.Time      `json:"createdAt"`
+	HubprovVersion string         `json:"hubprovVersion"`
+	Set            string         `json:"set"`
+	Platform       string         `json:"platform"`
+	BaseURL        string         `json:"baseURL"`
+	Emulated       bool           `json:"emulated,omitempty"`
+	Manifests      []ManifestFile `json:"manifests"`
+	Prune          bool           `json:"prune,omitempty"`
+	Select         []string       `json:"select,omitempty"`
+	Shard          string         `json:"shard,omitempty"`
+	Summary        map[Action]int `json:"summary"`
+	Changes        []SavedChange  `json:"changes"`
+}
+
+// SavedChange is one account of a SavedPlan: what the plan will do and what it saw.
+type SavedChange struct {
+	Name        string       `json:"name"`
+	Action      Action       `json:"action"`
+	Element     string       `json:"element,omitempty"`
+	Fields      []string     `json:"fields,omitempty"`
+	Fingerprint string       `json:"fingerprint,omitempty"` // the desired spec fingerprint
+	Remote      *SavedRemote `json:"remote,omitempty"`      // nil: no instance existed
+}
+
+// SavedRemote is the remote instance a SavedChange saw.
+type SavedRemote struct {
+	InstanceID  string `json:"instanceId"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	ETag        string `json:"etag,omitempty"`
+}
+
+// SavedPlanKind is the Kind of every SavedPlan.
+const SavedPlanKind = "hubprov-plan"
+
+// Save returns the plan in its saved form; info supplies the run's context
+// (times, version, base URL, manifest files, selection).
+func (p *Plan) Save(info SavedPlan) SavedPlan {
+	info.Version, info.Kind = 1, SavedPlanKind
+	info.Set, info.Platform = p.Set, string(p.Platform)
+	info.Summary = p.JSON().Summary
+	info.Changes = make([]SavedChange, len(p.Changes))
+	for i, c := range p.Changes {
+		info.Changes[i] = savedChange(c)
+	}
+	return info
+}
+
+func savedChange(c Change) SavedChange {
+	s := SavedChange{Name: c.Name, Action: c.Action, Fields: c.Fields}
+	if c.Desired != nil {
+		s.Element = c.Desired.Account.Element
+		s.Fingerprint = c.Desired.Fingerprint
+	}
+	if c.Remote != nil {
+		s.Remote = &SavedRemote{InstanceID: c.Remote.ID, Fingerprint: c.Remote.Fingerprint, ETag: c.Remote.ETag}
+		if s.Element == "" {
+			s.Element = c.Remote.Element
+		}
+	}
+	return s
+}
+
+// WriteSaved writes a saved plan as indented JSON.
+func WriteSaved(w io.Writer, sp SavedPlan) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(sp)
+}
+
+// ReadSaved reads a saved plan and checks that it is one.
+func ReadSaved(r io.Reader) (SavedPlan, error) {
+	var sp SavedPlan
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sp); err != nil {
+		return sp, fmt.Errorf("not a hubprov plan: %w", err)
+	}
+	if sp.Kind != SavedPlanKind || sp.Version != 1 {
+		return sp, fmt.Errorf("not a hubprov plan (kind %q, version %d): write one with 'hubprov plan --out FILE'", sp.Kind, sp.Version)
+	}
+	return sp, nil
+}
+
+// Moved is an account whose plan differs between a saved plan and now.
+type Moved struct {
+	Name string
+	Why  string
+}
+
+// Compare lists the accounts whose change or remote state differs between the
+// saved plan and now, a plan made afresh from the same manifests; empty means
+// applying now does exactly what the saved plan says.
+func (sp SavedPlan) Compare(now Plan) []Moved {
+	var moved []Moved
+	then := make(map[string]SavedChange, len(sp.Changes))
+	for _, c := range sp.Changes {
+		then[c.Name] = c
+	}
+	seen := make(map[string]bool, len(now.Changes))
+	for _, c := range now.Changes {
+		seen[c.Name] = true
+		cur := savedChange(c)
+		old, ok := then[c.Name]
+		if !ok {
+			moved = append(moved, Moved{c.Name, fmt.Sprintf("not in the saved plan; now %s", c.Action)})
+			continue
+		}
+		if why := diffSaved(old, cur); why != "" {
+			moved = append(moved, Moved{c.Name, why})
+		}
+	}
+	for _, c := range sp.Changes {
+		if !seen[c.Name] {
+			moved = append(moved, Moved{c.Name, fmt.Sprintf("planned to %s, now nothing to do", c.Action)})
+		}
+	}
+	return moved
+}
+
+func diffSaved(old, cur SavedChange) string {
+	switch {
+	case old.Action != cur.Action:
+		return fmt.Sprintf("planned to %s, now %s", old.Action, cur.Action)
+	case old.Fingerprint != cur.Fingerprint:
+		return "its manifest entry changed"
+	case (old.Remote == nil) != (cur.Remote == nil):
+		if old.Remote == nil {
+			return fmt.Sprintf("an instance appeared (%s)", cur.Remote.InstanceID)
+		}
+		return fmt.Sprintf("instance %s disappeared", old.Remote.InstanceID)
+	case old.Remote != nil && old.Remote.InstanceID != cur.Remote.InstanceID:
+		return fmt.Sprintf("instance %s was replaced by %s", old.Remote.InstanceID, cur.Remote.InstanceID)
+	case old.Remote != nil && (old.Remote.Fingerprint != cur.Remote.Fingerprint || old.Remote.ETag != cur.Remote.ETag):
+		return fmt.Sprintf("instance %s changed on the platform", cur.Remote.InstanceID)
+	case !slices.Equal(old.Fields, cur.Fields):
+		return fmt.Sprintf("instance %s changed on the platform (fields %v, planned %v)", cur.Remote.InstanceID, cur.Fields, old.Fields)
+	}
+	return ""
+}
