@@ -27,13 +27,19 @@ func newFlagSet(name, usageLine, description string, env *cmdEnv) *flag.FlagSet 
 // parseFlags parses args. When it returns ok false, the command returns code:
 // exitOK after --help (usage went to stdout), exitInvalid after a usage error.
 func parseFlags(fs *flag.FlagSet, env *cmdEnv, args []string) (code int, ok bool) {
+	help := false
 	for _, a := range args {
 		if a == "--" {
 			break
 		}
 		if a == "-h" || a == "-help" || a == "--help" {
+			help = true
 			fs.SetOutput(env.stdout)
 		}
+	}
+	if !help {
+		// After a usage error, a pointer to the help rather than all of it.
+		fs.Usage = func() { fmt.Fprintf(fs.Output(), "Run 'hubprov %s --help' for its flags.\n", fs.Name()) }
 	}
 	// Flags may follow positional arguments ("apply plan.json --emulate"):
 	// parse, set the first argument aside, parse the rest, until none is left.
