@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -13,24 +16,76 @@ import (
 	"github.com/hubprov/hubprov/provision/emulator"
 )
 
+// buildBinary builds hubprov into a temporary folder, once per test binary.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	if runtime.GOOS == "windows" {
+		t.Skip("signals")
+	}
+	builtOnce.Do(func() {
+		gotool, err := exec.LookPath("go")
+		if err != nil {
+			builtErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "hubprov-bin-")
+		if err != nil {
+			builtErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "hubprov")
+		if out, err := exec.Command(gotool, "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
+			builtErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if builtErr != nil {
+		t.Fatal(builtErr)
+	}
+	return builtBin
+}
+
+var (
+	builtOnce sync.Once
+	builtBin  string
+	builtErr  error
+)
+
+// TestSIGTERMFinishesInFlightAndWritesTheReport: on SIGTERM no new request
+// starts, the report is written with the rest skipped, and the exit code is 4.
+func TestSIGTERMFinishesInFlightAndWritesTheReport(t *testing.T) {
+	bin := buildBinary(t)
+	ee := newEngineEnv(t, emulator.Options{Latency: 10 * time.Millisecond})
+	m := ee.writeManifest(400, nil)
+	report := filepath.Join(ee.dir, "report.json")
+	cmd := exec.Command(bin, "apply", "-f", m, "--report", report, "--no-progress", "--parallelism", "4")
+	cmd.Env = append(os.Environ(), "HUBPROV_TEST_USER=demo-user", "HUBPROV_TEST_ORG=demo-org")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for ee.emu.Stats().Creates < 40 {
+		time.Sleep(time.Millisecond)
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	var ee2 *exec.ExitError
+	if !errors.As(err, &ee2) || ee2.ExitCode() != exitAborted {
+		t.Fatalf("after SIGTERM: %v, want exit 4", err)
+	}
+	rep := readReport(t, report)
+	created := ee.emu.Stats().Creates
+	if rep.Summary.Created != created || rep.Summary.Skipped != 400-created || rep.Summary.Failed != 0 || rep.Run.Aborted == "" {
+		t.Fatalf("report %+v (aborted %q), emulator created %d", rep.Summary, rep.Run.Aborted, created)
+	}
+}
+
 // TestCrashAndRerunCreatesEachAccountOnce builds the binary, kills it with
 // SIGKILL at several points of a 1,000-account apply, reruns it each time, and
 // finds every account created exactly once and the final report complete.
 func TestCrashAndRerunCreatesEachAccountOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and runs 1,000 accounts")
-	}
-	if runtime.GOOS == "windows" {
-		t.Skip("SIGKILL")
-	}
-	gotool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool to build the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "hubprov")
-	if out, err := exec.Command(gotool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 
 	const n = 1000
 	ee := newEngineEnv(t, emulator.Options{Latency: 8 * time.Millisecond})
@@ -80,4 +135,12 @@ func TestCrashAndRerunCreatesEachAccountOnce(t *testing.T) {
 			t.Fatalf("%s: %s, instance %q", a.Name, a.Status, a.InstanceID)
 		}
 	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
 }
