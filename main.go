@@ -34,6 +34,8 @@ var commands = []command{
 	{"plan", "show what apply would change, reading the platform", runPlan},
 	{"apply", "create, update and (with --prune) delete instances to match the manifest", runApply},
 	{"destroy", "delete the instances of this set that the manifest lists", runDestroy},
+	{"authorize-urls", "print the consent URL of each oauth2 account without a code", runAuthorizeURLs},
+	{"report", "work with report files: merge the reports of shards into one", runReport},
 	{"emulate", "serve a local emulator of the three platform APIs", runEmulate},
 	{"version", "print version, commit and Go version", runVersion},
 }

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/hubprov/hubprov/provision"
+)
+
+const reportUsage = `Usage: hubprov report <subcommand> [flags]
+
+Works with report files (hubprov-report.json) that apply and destroy write.
+
+Subcommands:
+  merge    merge the reports of the shards of one run (--shard i/n) into one
+
+Run 'hubprov report merge --help' for its flags.
+`
+
+func runReport(ctx context.Context, env *cmdEnv, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(env.stderr, reportUsage)
+		return exitInvalid
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(env.stdout, reportUsage)
+		return exitOK
+	case "merge":
+		return runReportMerge(ctx, env, args[1:])
+	}
+	fmt.Fprintf(env.stderr, "hubprov report: unknown subcommand %q\n", args[0])
+	fmt.Fprint(env.stderr, reportUsage)
+	return exitInvalid
+}
+
+func runReportMerge(_ context.Context, env *cmdEnv, args []string) int {
+	fs := newFlagSet("report merge", "hubprov report merge [--out PATH] REPORT.json...",
+		`Merges the reports of the shards of one run (apply or destroy --shard i/n, one report
+per job) into one report, as one unsharded run would have written it: accounts sorted
+by name, the summary recomputed, the earliest start and the latest finish, requests,
+throttled and retries summed, each manifest file listed once.
+
+It refuses (exit 3) reports of different runs (command, set, platform or base URL
+differ) and an account that appears in more than one report, naming them.
+
+The merged report holds the instance tokens, like its inputs: it goes to stdout,
+or with --out to a file written atomically with mode 0600.`, env)
+	outPath := fs.String("out", "", "write the merged report to `PATH` (mode 0600) instead of stdout")
+	if code, ok := parseFlags(fs, env, args); !ok {
+		return code
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(env.stderr, "hubprov report merge: no report given\nhint: hubprov report merge shard-0.json shard-1.json ... > all.json")
+		return exitInvalid
+	}
+	paths := fs.Args()
+	reps := make([]provision.Report, len(paths))
+	for i, p := range paths {
+		r, err := loadReportFile(p)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "hubprov report merge: %v\n", err)
+			return exitInvalid
+		}
+		reps[i] = r
+	}
+	merged, err := provision.MergeReports(reps...)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "hubprov report merge: %v; nothing was written\n", err)
+		if len(paths) > 1 {
+			names := make([]string, len(paths))
+			for i, p := range paths {
+				names[i] = fmt.Sprintf("%d %s", i+1, p)
+			}
+			fmt.Fprintf(env.stderr, "hint: the reports in the order given: %s\n", strings.Join(names, ", "))
+		}
+		return exitInvalid
+	}
+	if *outPath != "" {
+		err = writeFileAtomic(*outPath, merged.WriteJSON)
+	} else {
+		err = merged.WriteJSON(env.stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(env.stderr, "hubprov report merge: %v\n", err)
+		return exitFailures
+	}
+	s := merged.Summary
+	fmt.Fprintf(env.stderr, "merged %d %s: %d accounts: %d created, %d updated, %d deleted, %d unchanged, %d failed, %d skipped\n",
+		len(reps), plural(len(reps), "report"), s.Total, s.Created, s.Updated, s.Deleted, s.Unchanged, s.Failed, s.Skipped)
+	return exitOK
+}
+
+// maxReport bounds the size of a report file read by report merge.
+const maxReport = 1 << 30
+
+// loadReportFile reads one report file, refusing anything that is not a version 1 report.
+func loadReportFile(path string) (provision.Report, error) {
+	var r provision.Report
+	f, err := os.Open(path)
+	if err != nil {
+		return r, fmt.Errorf("read report: %w", err)
+	}
+	defer f.Close()
+	dec := json.NewDecoder(io.LimitReader(f, maxReport))
+	if err := dec.Decode(&r); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &se) || errors.As(err, &te) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return r, fmt.Errorf("read report %s: not a hubprov report: %w", path, err)
+		}
+		return r, fmt.Errorf("read report %s: %w", path, err)
+	}
+	if r.Version != 1 {
+		return r, fmt.Errorf("read report %s: not a hubprov report (version %d, want 1)", path, r.Version)
+	}
+	return r, nil
+}
