@@ -116,15 +116,16 @@ func expectedConsentURLs(t *testing.T, base string) map[string]string {
 	return want
 }
 
-func startEmulatorServer(t *testing.T, opts emulator.Options) (*emulator.Emulator, *emulator.Server) {
+// startEmulatorServer serves a fresh emulator on a random loopback port and
+// returns it with the base URL of its Cloud Elements API. It uses httptest
+// rather than emulator.Start: emulator.Server.Close waits its full two seconds
+// for connections the client dialed but never used, while httptest closes them.
+func startEmulatorServer(t *testing.T, opts emulator.Options) (*emulator.Emulator, string) {
 	t.Helper()
 	e := emulator.New(opts)
-	srv, err := emulator.Start("127.0.0.1:0", e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return e, srv
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return e, srv.URL + emulator.CloudElementsPrefix
 }
 
 // parseConsentCSV checks the header and returns "account" -> "element url", and the order.
@@ -147,9 +148,9 @@ func parseConsentCSV(t *testing.T, out string) (map[string]string, []string) {
 // the same query, in manifest order; the accounts with a code are skipped and
 // named on stderr; no secret is printed.
 func TestAuthorizeURLsQuickstart(t *testing.T) {
-	emu, srv := startEmulatorServer(t, emulator.Options{})
-	path := quickstartAt(t, srv.CloudElementsURL())
-	want := expectedConsentURLs(t, srv.CloudElementsURL())
+	emu, ceURL := startEmulatorServer(t, emulator.Options{})
+	path := quickstartAt(t, ceURL)
+	want := expectedConsentURLs(t, ceURL)
 	before := emu.Stats().ByOp[emulator.OpOAuthURL]
 
 	code, out, errs := runSynced(t, "authorize-urls", "-f", path)
@@ -216,8 +217,8 @@ func TestAuthorizeURLsQuickstart(t *testing.T) {
 // TestAuthorizeURLsEmulate: --emulate asks the same in-process emulator that
 // apply --emulate uses, on the unmodified quickstart.
 func TestAuthorizeURLsEmulate(t *testing.T) {
-	_, srv := startEmulatorServer(t, emulator.Options{})
-	want := expectedConsentURLs(t, srv.CloudElementsURL())
+	_, ceURL := startEmulatorServer(t, emulator.Options{})
+	want := expectedConsentURLs(t, ceURL)
 	abs, err := filepath.Abs("examples/quickstart.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -266,8 +267,8 @@ func TestAuthorizeURLsPlatformErrorExit1(t *testing.T) {
 }
 
 func TestAuthorizeURLsRejectedCredentialsExit4(t *testing.T) {
-	emu, srv := startEmulatorServer(t, emulator.Options{User: "someone-else"})
-	path := quickstartAt(t, srv.CloudElementsURL())
+	emu, ceURL := startEmulatorServer(t, emulator.Options{User: "someone-else"})
+	path := quickstartAt(t, ceURL)
 	code, out, errs := runSynced(t, "authorize-urls", "-f", path, "--parallelism", "1")
 	if code != exitAborted {
 		t.Fatalf("exit %d, want 4\n%s%s", code, out, errs)
