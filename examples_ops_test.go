@@ -437,8 +437,8 @@ func contains(list []string, s string) bool {
 
 // checkInvocation checks hubprov's arguments against the command table and
 // the command's --help, as Go's flag package parses them: -name or --name,
-// with =value or, unless boolean, the next argument as value; parsing stops at
-// the first argument that is not a flag, so a flag after it is an error.
+// with =value or, unless boolean, the next argument as value; flags may
+// follow positional arguments (parseFlags reads them there too).
 func checkInvocation(args []string) []string {
 	if len(args) == 0 {
 		return []string{"no command"}
@@ -463,21 +463,13 @@ func checkInvocation(args []string) []string {
 	}
 	flags := helpFlags(help)
 	var probs []string
-	positional := ""
 	for i := 0; i < len(rest); i++ {
 		a := rest[i]
 		if a == "--" {
 			break
 		}
-		if positional != "" {
-			if strings.HasPrefix(a, "-") && len(a) > 1 {
-				probs = append(probs, fmt.Sprintf("%s after the argument %q is not parsed as a flag: flags go first", a, positional))
-			}
-			continue
-		}
 		if !strings.HasPrefix(a, "-") || a == "-" {
-			positional = a
-			continue
+			continue // a positional argument
 		}
 		name := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
 		name, value, hasValue := strings.Cut(name, "=")
@@ -964,7 +956,7 @@ func TestCheckInvocation(t *testing.T) {
 		{"apply -f m --request-timeout soon", "not a valid duration"},
 		{"apply -f m --parallelism 2.5", "not a valid int"},
 		{"apply -f m --junit", "needs a value"},
-		{"validate m.yaml --strict", "not parsed as a flag"},
+		{"validate m.yaml --strict", ""}, // flags may follow arguments
 		{"apply ---prune -f m", "not defined"},
 	} {
 		probs := checkInvocation(strings.Fields(tc.args))

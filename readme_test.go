@@ -51,3 +51,27 @@ func TestReadmeManifestsValidate(t *testing.T) {
 		t.Fatal("no manifest found in README.md")
 	}
 }
+
+// TestReadmeCommands: every hubprov command line in the README's shell blocks
+// names a real command and only flags it defines.
+func TestReadmeCommands(t *testing.T) {
+	n := 0
+	for _, b := range readmeBlocks(t, "sh") {
+		for _, sc := range shellCommands(b) {
+			args := sc.hubprovArgs()
+			if w := sc.words; args == nil && len(w) > 2 && w[0] == "go" && w[1] == "run" && w[2] == "." {
+				args = w[3:]
+			}
+			if args == nil {
+				continue
+			}
+			n++
+			for _, p := range checkInvocation(args) {
+				t.Errorf("README: hubprov %s: %s", strings.Join(args, " "), p)
+			}
+		}
+	}
+	if n < 10 {
+		t.Fatalf("found only %d hubprov commands in README.md", n)
+	}
+}
