@@ -55,7 +55,7 @@ type cmdEnv struct {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	env := &cmdEnv{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	env := &cmdEnv{stdin: stdin, stdout: stdout, stderr: &lockedWriter{w: stderr}, getenv: os.Getenv}
 	if len(args) == 0 {
 		usage(stderr)
 		return exitInvalid
