@@ -84,7 +84,7 @@ func MakePlan(set string, platform manifest.Platform, accounts []manifest.Accoun
 	for _, a := range accounts {
 		d := &Desired{Account: a, Set: set, Fingerprint: Fingerprint(set, a)}
 		i, ok := byName[a.Name]
-		noCode := a.Auth.Type == manifest.AuthOAuth2 && a.Auth.Code.IsZero()
+		noCode := NeedsConsent(a)
 		if !ok {
 			act := Create
 			if noCode {
