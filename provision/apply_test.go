@@ -173,6 +173,15 @@ func TestApplyUnderFaultsCreatesEachAccountOnce(t *testing.T) {
 	if s.Lost == 0 || s.Resets == 0 || s.ByStatus[503] == 0 || s.ByStatus[429] == 0 {
 		t.Fatalf("faults did not happen: %+v", s)
 	}
+	rep := provision.NewReport(provision.RunInfo{}, out)
+	if len(rep.Accounts) != n || rep.Summary.Created != n {
+		t.Fatalf("report: %d accounts, summary %+v; want all %d created", len(rep.Accounts), rep.Summary, n)
+	}
+	for _, a := range rep.Accounts {
+		if a.InstanceID == "" || a.Token == "" {
+			t.Fatalf("report: %s has no instance id or token", a.Name)
+		}
+	}
 }
 
 func TestRejectedCredentialsStopTheRun(t *testing.T) {
