@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -331,15 +330,15 @@ func (e *Emulator) ceCreate(w http.ResponseWriter, r *http.Request) {
 	in.valid = ceValid(in.config, b.ProviderData)
 	e.mu.Lock()
 	set, marked := in.set()
-	for _, o := range e.ce {
-		if os, om := o.set(); o.name == in.name && os == set && om == marked {
+	for _, o := range e.ceNames[in.name] {
+		if os, om := o.set(); os == set && om == marked {
 			e.stats.Duplicates++
 			break
 		}
 	}
 	e.ceSeq++
 	in.id = e.ceSeq
-	e.ce[in.id] = in
+	e.ceAdd(in)
 	e.stats.Creates++
 	view := e.ceJSON(in)
 	e.mu.Unlock()
@@ -377,7 +376,7 @@ func (e *Emulator) ceDelete(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if in := e.ceLookup(w, r); in != nil {
-		delete(e.ce, in.id)
+		e.ceRemove(in)
 		e.stats.Deletes++
 		w.WriteHeader(http.StatusOK)
 	}
@@ -421,8 +420,8 @@ func (e *Emulator) ceUpdate(w http.ResponseWriter, r *http.Request) {
 	if b.Element != nil && b.Element.Key != "" {
 		in.element = b.Element.Key
 	}
-	if b.Name != nil {
-		in.name = *b.Name
+	if b.Name != nil && *b.Name != in.name {
+		e.ceRename(in, *b.Name)
 	}
 	if b.Tags != nil || put {
 		in.tags = copyTags(b.Tags)
@@ -496,19 +495,27 @@ func (e *Emulator) ceList(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	e.mu.Lock()
-	var match []*ceInstance
-	for _, in := range e.ce {
-		if element != "" && in.element != element || search != "" && !strings.Contains(strings.ToLower(in.name), search) || !hasAll(in.tags, tags) {
+	matches := func(in *ceInstance) bool {
+		return (element == "" || in.element == element) && (search == "" || strings.Contains(strings.ToLower(in.name), search)) && hasAll(in.tags, tags)
+	}
+	total := 0
+	var page []*ceInstance
+	more := false
+	for _, in := range e.ceOrder {
+		if !matches(in) {
 			continue
 		}
-		match = append(match, in)
+		total++
+		if in.id <= after {
+			continue
+		}
+		if len(page) == size {
+			more = true
+			continue
+		}
+		page = append(page, in)
 	}
-	sort.Slice(match, func(i, j int) bool { return match[i].id < match[j].id })
-	total := len(match)
-	start := sort.Search(len(match), func(i int) bool { return match[i].id > after })
-	page := match[start:]
-	if len(page) > size {
-		page = page[:size]
+	if more {
 		w.Header().Set("Elements-Next-Page-Token", base64.RawURLEncoding.EncodeToString([]byte("after:"+strconv.FormatInt(page[len(page)-1].id, 10))))
 	}
 	views := make([]ceInstanceJSON, len(page))

@@ -137,8 +137,13 @@ type Emulator struct {
 	stats Stats
 	ce    map[int64]*ceInstance
 	ceSeq int64
-	flow  map[string]*flowConn
-	fSeq  int64
+	// ceNames indexes the live instances by name, so a create's duplicate
+	// check does not scan them all.
+	ceNames map[string][]*ceInstance
+	// ceOrder lists the live instances by id, for paging.
+	ceOrder []*ceInstance
+	flow    map[string]*flowConn
+	fSeq    int64
 }
 
 // New returns an emulator configured by opts.
@@ -155,14 +160,15 @@ func New(opts Options) *Emulator {
 	def(&opts.FlowIMSOrg, "demo@AdobeOrg")
 	seed := uint64(opts.Seed)
 	e := &Emulator{
-		opts:   opts,
-		faults: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)),
-		jitter: rand.New(rand.NewPCG(seed, 0x6a09e667f3bcc909)),
-		ce:     map[int64]*ceInstance{},
-		ceSeq:  58771,
-		flow:   map[string]*flowConn{},
-		ops:    map[string]Op{},
-		stats:  Stats{ByStatus: map[int]int{}, ByOp: map[Op]int{}},
+		opts:    opts,
+		faults:  rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)),
+		jitter:  rand.New(rand.NewPCG(seed, 0x6a09e667f3bcc909)),
+		ce:      map[int64]*ceInstance{},
+		ceSeq:   58771,
+		ceNames: map[string][]*ceInstance{},
+		flow:    map[string]*flowConn{},
+		ops:     map[string]Op{},
+		stats:   Stats{ByStatus: map[int]int{}, ByOp: map[Op]int{}},
 	}
 	if opts.RateLimit > 0 && opts.RatePer > 0 {
 		e.bucket = newTokenBucket(opts.RateLimit, opts.RatePer)

@@ -178,6 +178,21 @@ func TestCloudElementsDuplicates(t *testing.T) {
 	if st := e.Stats(); st.Duplicates != 2 || st.Creates != 6 || st.Instances != 6 {
 		t.Errorf("stats %+v, want 2 duplicates of 6 creates", st)
 	}
+
+	// A rename moves the name; a delete frees it.
+	id := "58775" // the fourth create: "b" of s1
+	if r := call(t, testClient, "PATCH", s.CloudElementsURL()+"/instances/"+id, ceHeader(), `{"name":"c"}`); r.status != 200 {
+		t.Fatalf("rename: %d %s", r.status, r.body)
+	}
+	post("b", "hubprov:set=s1") // "b" is free again
+	post("c", "hubprov:set=s1") // duplicate of the renamed one
+	if r := call(t, testClient, "DELETE", s.CloudElementsURL()+"/instances/"+id, ceHeader(), ""); r.status != 200 {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	post("c", "hubprov:set=s1") // the other "c" still lives: duplicate
+	if st := e.Stats(); st.Duplicates != 4 || st.Instances != 8 {
+		t.Errorf("after rename and delete: stats %+v, want 4 duplicates, 8 instances", st)
+	}
 }
 
 func jsonStrings(s []string) string {

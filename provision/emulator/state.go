@@ -1,9 +1,11 @@
 package emulator
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -79,8 +81,46 @@ func (e *Emulator) AddInstance(s Seed) string {
 	defer e.mu.Unlock()
 	e.ceSeq++
 	in.id = e.ceSeq
-	e.ce[in.id] = in
+	e.ceAdd(in)
 	return strconv.FormatInt(in.id, 10)
+}
+
+// ceAdd stores a new instance. Called with e.mu held.
+func (e *Emulator) ceAdd(in *ceInstance) {
+	e.ce[in.id] = in
+	e.ceOrder = append(e.ceOrder, in) // ids only grow
+	e.ceNames[in.name] = append(e.ceNames[in.name], in)
+}
+
+// ceRemove deletes an instance. Called with e.mu held.
+func (e *Emulator) ceRemove(in *ceInstance) {
+	delete(e.ce, in.id)
+	e.ceUnname(in)
+	if i, ok := slices.BinarySearchFunc(e.ceOrder, in.id, func(o *ceInstance, id int64) int { return cmp.Compare(o.id, id) }); ok {
+		e.ceOrder = slices.Delete(e.ceOrder, i, i+1)
+	}
+}
+
+// ceRename changes an instance's name. Called with e.mu held.
+func (e *Emulator) ceRename(in *ceInstance, name string) {
+	e.ceUnname(in)
+	in.name = name
+	e.ceNames[name] = append(e.ceNames[name], in)
+}
+
+func (e *Emulator) ceUnname(in *ceInstance) {
+	same := e.ceNames[in.name]
+	for i, o := range same {
+		if o == in {
+			same = append(same[:i], same[i+1:]...)
+			break
+		}
+	}
+	if len(same) == 0 {
+		delete(e.ceNames, in.name)
+	} else {
+		e.ceNames[in.name] = same
+	}
 }
 
 // AddConnection stores a Flow Service connection without counting a create,
@@ -293,5 +333,12 @@ func (e *Emulator) Restore(r io.Reader) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.ce, e.ceSeq, e.flow, e.fSeq = ce, seq, flow, fseq
+	e.ceNames = make(map[string][]*ceInstance, len(ce))
+	e.ceOrder = make([]*ceInstance, 0, len(ce))
+	for _, in := range ce {
+		e.ceNames[in.name] = append(e.ceNames[in.name], in)
+		e.ceOrder = append(e.ceOrder, in)
+	}
+	slices.SortFunc(e.ceOrder, func(a, b *ceInstance) int { return cmp.Compare(a.id, b.id) })
 	return nil
 }
