@@ -7,8 +7,6 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Backoff and pause limits. Tests shorten them through these unexported variables.
@@ -44,13 +42,13 @@ type policy struct {
 	maxAttempts int
 	timeout     time.Duration // per attempt; 0 means none
 
-	limiter *rate.Limiter
-	fixed   rate.Limit // --rate, or rate.Inf
+	fixed float64 // --rate in requests per second, or +Inf
 
 	mu           sync.Mutex
-	limit        rate.Limit // the limiter's current limit, <= fixed
+	limit        float64   // the current rate, <= fixed; +Inf for none
+	next         time.Time // the earliest time the next request may go, when limit is finite
+	pauseEpoch   int       // counts the pauses begun
 	pauseUntil   time.Time
-	paused       chan struct{} // closed, and replaced, when a pause begins
 	lastThrottle time.Time
 	lastAdjust   time.Time
 	start        time.Time
@@ -75,9 +73,9 @@ const (
 )
 
 func newPolicy(fixedRate float64, maxAttempts int, timeout time.Duration) *policy {
-	fixed := rate.Inf
+	fixed := math.Inf(1)
 	if fixedRate > 0 {
-		fixed = rate.Limit(fixedRate)
+		fixed = fixedRate
 	}
 	if maxAttempts < 1 {
 		maxAttempts = 1
@@ -85,66 +83,36 @@ func newPolicy(fixedRate float64, maxAttempts int, timeout time.Duration) *polic
 	return &policy{
 		maxAttempts: maxAttempts,
 		timeout:     timeout,
-		limiter:     rate.NewLimiter(fixed, burstFor(fixed, false)),
 		fixed:       fixed,
 		limit:       fixed,
 		start:       time.Now(),
-		paused:      make(chan struct{}),
 		budget:      budgetTokens,
 		rng:         rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x9e3779b97f4a7c15)),
 	}
 }
 
-// burstFor is the limiter burst for limit l: a second's worth for a fixed
-// --rate, so the workers do not idle; 1 for the adaptive cap, so that tokens
-// saved up during a pause do not end it with a burst the platform refuses.
-func burstFor(l rate.Limit, adaptive bool) int {
-	if l == rate.Inf {
-		return 0
-	}
-	if adaptive {
-		return 1
-	}
-	return max(1, int(math.Ceil(float64(l))))
-}
-
 // wait blocks until the run may send one more request: after any run-wide
-// pause, within the current rate.
+// pause, in its turn at the current rate. Turns are spaced 1/rate apart; a
+// pause restarts the schedule at its end, and a request whose turn a pause
+// overtook takes a new turn after it, so a pause never ends in a burst.
 func (p *policy) wait(ctx context.Context) error {
 	for {
 		p.mu.Lock()
-		until := p.pauseUntil
+		turn := laterOf(time.Now(), p.pauseUntil)
+		if !math.IsInf(p.limit, 1) {
+			turn = laterOf(turn, p.next)
+			p.next = turn.Add(time.Duration(float64(time.Second) / p.limit))
+		}
+		epoch := p.pauseEpoch
 		p.mu.Unlock()
-		if d := time.Until(until); d > 0 {
-			if err := sleep(ctx, d); err != nil {
-				return err
-			}
-			continue
-		}
-		r := p.limiter.Reserve()
-		if !r.OK() {
-			return errors.New("rate limiter: no burst") // cannot happen: burstFor gives at least 1
-		}
-		if d := r.Delay(); d > 0 {
-			p.mu.Lock()
-			paused := p.paused
-			p.mu.Unlock()
-			t := time.NewTimer(d)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				r.Cancel()
-				return ctx.Err()
-			case <-paused:
-				// A pause began while this request waited for the rate:
-				// give the token back and wait for the pause.
-				t.Stop()
-				r.Cancel()
-				continue
-			case <-t.C:
-			}
+		if err := sleep(ctx, time.Until(turn)); err != nil {
+			return err
 		}
 		p.mu.Lock()
+		if p.pauseEpoch != epoch && time.Now().Before(p.pauseUntil) {
+			p.mu.Unlock()
+			continue // a pause began while this request waited for its turn
+		}
 		p.requests++
 		p.mu.Unlock()
 		return nil
@@ -178,8 +146,8 @@ func (p *policy) throttle(retryAfter time.Duration) {
 	}
 	if until := now.Add(retryAfter); until.After(p.pauseUntil) {
 		p.pauseUntil = until
-		close(p.paused)
-		p.paused = make(chan struct{})
+		p.pauseEpoch++
+		p.next = until // the schedule restarts when the pause ends
 	}
 	p.adjust(now, true)
 }
@@ -190,7 +158,7 @@ func (p *policy) adjust(now time.Time, throttled bool) {
 		return
 	}
 	p.lastAdjust = now
-	next, adaptive := p.fixed, false
+	next := p.fixed
 	if quiet := now.Sub(p.lastThrottle); !p.lastThrottle.IsZero() && quiet < releaseAfter && now.Sub(p.start) >= warmup {
 		h := headroom
 		if quiet >= throttleSpan {
@@ -198,16 +166,9 @@ func (p *policy) adjust(now time.Time, throttled bool) {
 			// every capWindow, rather than lift it at once into a burst.
 			h = probeHeadroom
 		}
-		if c := rate.Limit(max(minRate, h*p.answeredRate(now))); c < p.fixed {
-			next, adaptive = c, true
-		}
-	}
-	if next == p.limit {
-		return
+		next = min(p.fixed, max(minRate, h*p.answeredRate(now)))
 	}
 	p.limit = next
-	p.limiter.SetLimit(next)
-	p.limiter.SetBurst(burstFor(next, adaptive))
 }
 
 // answeredRate is the rate of unthrottled answers over the last capWindow of
