@@ -140,7 +140,11 @@ func loadManifest(env *cmdEnv, c *commonFlags, resolve bool) (*manifest.Manifest
 		}
 	}
 	if m == nil || errs > 0 {
-		fmt.Fprintf(env.stderr, "hubprov: the manifest is invalid (%d errors); nothing was sent\nhint: run 'hubprov validate' for every problem, warnings included\n", errs)
+		noun := "errors"
+		if errs == 1 {
+			noun = "error"
+		}
+		fmt.Fprintf(env.stderr, "hubprov: the manifest is invalid (%d %s); nothing was sent\nhint: run 'hubprov validate' for every problem, warnings included\n", errs, noun)
 		return nil, exitInvalid
 	}
 	if resolve {
