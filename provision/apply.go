@@ -95,28 +95,14 @@ const ClassBudget Class = "failure-budget"
 // exceeded, or ctx is cancelled. After cancellation no new request starts and
 // requests in flight finish.
 func Apply(ctx context.Context, pf Platform, plan Plan, opts Options) Outcome {
-	if opts.Parallelism < 1 {
-		opts.Parallelism = 8
-	}
-	if opts.MaxAttempts < 1 {
-		opts.MaxAttempts = 5
-	}
-	if opts.Scrub == nil {
-		opts.Scrub = func(s string) string { return s }
-	}
-	r := &runner{
-		pf:   pf,
-		plan: plan,
-		opts: opts,
-		pol:  newPolicy(opts.Rate, opts.MaxAttempts, opts.RequestTimeout),
-		out:  make([]Result, len(plan.Changes)),
-	}
+	stopCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	r := newRunner(pf, opts, stop)
+	r.plan, r.out = plan, make([]Result, len(plan.Changes))
+	opts = r.opts
 	if opts.Progress != nil {
 		opts.Progress.Total = int64(len(plan.Changes))
 	}
-	stopCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	r.stop = stop
 
 	g := new(errgroup.Group)
 	g.SetLimit(opts.Parallelism)
@@ -154,6 +140,21 @@ type runner struct {
 	aborted    string
 	abortClass Class
 	failed     int
+}
+
+// newRunner returns a runner for pf with opts' defaults filled in: 8 accounts
+// at once, 5 attempts per request, no scrubbing. stop ends the run early.
+func newRunner(pf Platform, opts Options, stop context.CancelFunc) *runner {
+	if opts.Parallelism < 1 {
+		opts.Parallelism = 8
+	}
+	if opts.MaxAttempts < 1 {
+		opts.MaxAttempts = 5
+	}
+	if opts.Scrub == nil {
+		opts.Scrub = func(s string) string { return s }
+	}
+	return &runner{pf: pf, opts: opts, pol: newPolicy(opts.Rate, opts.MaxAttempts, opts.RequestTimeout), stop: stop}
 }
 
 func (r *runner) skip(i int) {

@@ -55,18 +55,10 @@ type ConsentOutcome struct {
 // cancelled. The caller chooses the accounts, normally those NeedsConsent
 // selects.
 func AuthorizeURLs(ctx context.Context, az Authorizer, accounts []manifest.Account, opts Options) ConsentOutcome {
-	if opts.Parallelism < 1 {
-		opts.Parallelism = 8
-	}
-	if opts.MaxAttempts < 1 {
-		opts.MaxAttempts = 5
-	}
-	if opts.Scrub == nil {
-		opts.Scrub = func(s string) string { return s }
-	}
 	stopCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	r := &runner{opts: opts, pol: newPolicy(opts.Rate, opts.MaxAttempts, opts.RequestTimeout), stop: stop}
+	r := newRunner(nil, opts, stop)
+	opts = r.opts
 	out := make([]ConsentURL, len(accounts))
 
 	g := new(errgroup.Group)

@@ -10,13 +10,8 @@ import (
 // that the list does not show, and adds what it finds: a lagging list cannot
 // make the next run create an account twice.
 func ReadRemote(ctx context.Context, pf Platform, set string, pending []string, opts Options) ([]Instance, error) {
-	if opts.MaxAttempts < 1 {
-		opts.MaxAttempts = 5
-	}
-	if opts.Scrub == nil {
-		opts.Scrub = func(s string) string { return s }
-	}
-	r := &runner{pf: pf, opts: opts, pol: newPolicy(opts.Rate, opts.MaxAttempts, opts.RequestTimeout), stop: func() {}}
+	r := newRunner(pf, opts, func() {})
+	opts = r.opts
 	var remote []Instance
 	res := &Result{Name: "(list)"}
 	if err := r.retrying(ctx, res, func(ctx context.Context) error {
