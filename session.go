@@ -110,8 +110,6 @@ type session struct {
 // close stops what the session started: the emulator, saving its state.
 func (s *session) close(env *cmdEnv) {
 	if s.hc != nil {
-		// Idle connections (some dialed and never used) would hold up the
-		// emulator's graceful shutdown.
 		s.hc.CloseIdleConnections()
 	}
 	if s.emu != nil {

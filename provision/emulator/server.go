@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -13,6 +14,9 @@ type Server struct {
 	ln   net.Listener
 	srv  *http.Server
 	done chan struct{}
+
+	mu    sync.Mutex
+	fresh map[net.Conn]bool // connections that have not sent a request yet
 }
 
 // Start listens on addr ("127.0.0.1:0" picks a free port) and serves e in the
@@ -22,12 +26,25 @@ func Start(addr string, e *Emulator) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{ln: ln, srv: &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}, done: make(chan struct{})}
+	s := &Server{ln: ln, done: make(chan struct{}), fresh: map[net.Conn]bool{}}
+	s.srv = &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, ConnState: s.track}
 	go func() {
 		defer close(s.done)
 		_ = s.srv.Serve(ln)
 	}()
 	return s, nil
+}
+
+// track remembers the connections that have not sent a request: Shutdown
+// would wait five seconds before it counts them idle.
+func (s *Server) track(c net.Conn, state http.ConnState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if state == http.StateNew {
+		s.fresh[c] = true
+	} else {
+		delete(s.fresh, c)
+	}
 }
 
 // Addr returns the address served, host:port.
@@ -48,10 +65,17 @@ func (s *Server) FlowServiceURL() string { return s.URL() + FlowServicePrefix }
 func (s *Server) StatsURL() string { return s.URL() + StatsPath }
 
 // Close stops serving: it lets requests in flight finish for up to two
-// seconds, then closes every connection.
+// seconds, then closes every connection. Connections a client opened but never
+// used are closed at once.
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	s.ln.Close() // no new connections; Serve returns
+	s.mu.Lock()
+	for c := range s.fresh {
+		c.Close()
+	}
+	s.mu.Unlock()
 	err := s.srv.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = s.srv.Close()
