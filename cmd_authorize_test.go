@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"io"
@@ -13,40 +11,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hubprov/hubprov/manifest"
 	"github.com/hubprov/hubprov/provision/emulator"
 )
-
-// syncedBuffer is a bytes.Buffer safe for the concurrent writes of a run's
-// workers, which log to stderr from many goroutines.
-type syncedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncedBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncedBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// runSynced runs hubprov with args, its output in syncedBuffers, and returns
-// its exit code, stdout and stderr. It is safe to call from several goroutines.
-func runSynced(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	var out, errb syncedBuffer
-	code := run(context.Background(), args, strings.NewReader(""), &out, &errb)
-	return code, out.String(), errb.String()
-}
 
 // quickstartConsent names the quickstart's oauth2 accounts without a code, in
 // manifest order, and those with one.
@@ -117,9 +86,7 @@ func expectedConsentURLs(t *testing.T, base string) map[string]string {
 }
 
 // startEmulatorServer serves a fresh emulator on a random loopback port and
-// returns it with the base URL of its Cloud Elements API. It uses httptest
-// rather than emulator.Start: emulator.Server.Close waits its full two seconds
-// for connections the client dialed but never used, while httptest closes them.
+// returns it with the base URL of its Cloud Elements API.
 func startEmulatorServer(t *testing.T, opts emulator.Options) (*emulator.Emulator, string) {
 	t.Helper()
 	e := emulator.New(opts)
@@ -153,7 +120,7 @@ func TestAuthorizeURLsQuickstart(t *testing.T) {
 	want := expectedConsentURLs(t, ceURL)
 	before := emu.Stats().ByOp[emulator.OpOAuthURL]
 
-	code, out, errs := runSynced(t, "authorize-urls", "-f", path)
+	code, out, errs := runCLI(t, "authorize-urls", "-f", path)
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
@@ -179,7 +146,7 @@ func TestAuthorizeURLsQuickstart(t *testing.T) {
 	}
 
 	// JSON: the same, as an array of objects.
-	code, out, errs = runSynced(t, "authorize-urls", "-f", path, "--format", "json", "--parallelism", "1")
+	code, out, errs = runCLI(t, "authorize-urls", "-f", path, "--format", "json", "--parallelism", "1")
 	var rows []struct{ Account, Element, URL string }
 	if code != exitOK || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != len(quickstartConsent) {
 		t.Fatalf("json: exit %d\n%s%s", code, out, errs)
@@ -191,7 +158,7 @@ func TestAuthorizeURLsQuickstart(t *testing.T) {
 	}
 
 	// --select narrows both the URLs and the skipped names.
-	code, out, errs = runSynced(t, "authorize-urls", "-f", path, "--select", "w*")
+	code, out, errs = runCLI(t, "authorize-urls", "-f", path, "--select", "w*")
 	got, order = parseConsentCSV(t, out)
 	if code != exitOK || !slices.Equal(order, []string{"wonka-marketing"}) || got["wonka-marketing"] != want["wonka-marketing"] ||
 		!strings.Contains(errs, "skipped 1 oauth2 account with a code already: wayne-marketing\n") {
@@ -201,7 +168,7 @@ func TestAuthorizeURLsQuickstart(t *testing.T) {
 	// --shard: the shards' rows together are the whole output, each once.
 	var union []string
 	for _, sh := range []string{"0/3", "1/3", "2/3"} {
-		code, out, errs := runSynced(t, "authorize-urls", "-f", path, "--shard", sh)
+		code, out, errs := runCLI(t, "authorize-urls", "-f", path, "--shard", sh)
 		if code != exitOK {
 			t.Fatalf("--shard %s: exit %d\n%s", sh, code, errs)
 		}
@@ -224,7 +191,7 @@ func TestAuthorizeURLsEmulate(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Chdir(t.TempDir()) // --emulate keeps its state in the working directory
-	code, out, errs := runSynced(t, "authorize-urls", "--emulate", "-f", abs)
+	code, out, errs := runCLI(t, "authorize-urls", "--emulate", "-f", abs)
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
@@ -252,7 +219,7 @@ func TestAuthorizeURLsPlatformErrorExit1(t *testing.T) {
 	}))
 	defer srv.Close()
 	path := quickstartAt(t, srv.URL+emulator.CloudElementsPrefix)
-	code, out, errs := runSynced(t, "authorize-urls", "-f", path)
+	code, out, errs := runCLI(t, "authorize-urls", "-f", path)
 	if code != exitFailures {
 		t.Fatalf("exit %d, want 1\n%s%s", code, out, errs)
 	}
@@ -269,7 +236,7 @@ func TestAuthorizeURLsPlatformErrorExit1(t *testing.T) {
 func TestAuthorizeURLsRejectedCredentialsExit4(t *testing.T) {
 	emu, ceURL := startEmulatorServer(t, emulator.Options{User: "someone-else"})
 	path := quickstartAt(t, ceURL)
-	code, out, errs := runSynced(t, "authorize-urls", "-f", path, "--parallelism", "1")
+	code, out, errs := runCLI(t, "authorize-urls", "-f", path, "--parallelism", "1")
 	if code != exitAborted {
 		t.Fatalf("exit %d, want 4\n%s%s", code, out, errs)
 	}
@@ -310,12 +277,12 @@ accounts:
 		{[]string{"-f", "examples/quickstart.yaml", "extra"}, exitInvalid, "unexpected argument"},
 		{[]string{}, exitInvalid, "no manifest given"},
 	} {
-		code, out, errs := runSynced(t, append([]string{"authorize-urls"}, tc.args...)...)
+		code, out, errs := runCLI(t, append([]string{"authorize-urls"}, tc.args...)...)
 		if code != tc.code || !strings.Contains(errs, tc.want) || out != "" {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %d and %q", tc.args, code, out, errs, tc.code, tc.want)
 		}
 	}
-	code, out, _ := runSynced(t, "authorize-urls", "--help")
+	code, out, _ := runCLI(t, "authorize-urls", "--help")
 	for _, f := range []string{"-format", "-parallelism", "-select", "-shard", "-emulate", "state"} {
 		if code != exitOK || !strings.Contains(out, f) {
 			t.Errorf("--help: exit %d, no %q in\n%s", code, f, out)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -18,21 +17,16 @@ import (
 // engineEnv is one emulator on loopback and a directory holding a manifest
 // that targets it.
 type engineEnv struct {
-	t   *testing.T
-	emu *emulator.Emulator
-	srv *emulator.Server
-	dir string
+	t     *testing.T
+	emu   *emulator.Emulator
+	ceURL string // the Cloud Elements API of emu
+	dir   string
 }
 
 func newEngineEnv(t *testing.T, opts emulator.Options) *engineEnv {
 	t.Helper()
-	e := emulator.New(opts)
-	srv, err := emulator.Start("127.0.0.1:0", e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return &engineEnv{t: t, emu: e, srv: srv, dir: t.TempDir()}
+	e, ceURL := startEmulatorServer(t, opts)
+	return &engineEnv{t: t, emu: e, ceURL: ceURL, dir: t.TempDir()}
 }
 
 // secretsOf is every secret value engineManifest plants for account i.
@@ -50,7 +44,7 @@ func secretsOf(i int) []string {
 func (ee *engineEnv) writeManifest(n int, edit func(i int, yaml string) string) string {
 	ee.t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "version: 1\nset: acme\ntarget:\n  platform: cloud-elements\n  baseURL: %s\n", ee.srv.CloudElementsURL())
+	fmt.Fprintf(&b, "version: 1\nset: acme\ntarget:\n  platform: cloud-elements\n  baseURL: %s\n", ee.ceURL)
 	b.WriteString("  credentials:\n    user: {env: HUBPROV_TEST_USER}\n    organization: {env: HUBPROV_TEST_ORG}\naccounts:\n")
 	for i := range n {
 		s := secretsOf(i)
@@ -79,9 +73,7 @@ func (ee *engineEnv) writeManifest(n int, edit func(i int, yaml string) string) 
 // hubprov runs one command in-process and returns its exit code, stdout and stderr.
 func (ee *engineEnv) hubprov(args ...string) (int, string, string) {
 	ee.t.Helper()
-	var stdout, stderr strings.Builder
-	code := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
-	return code, stdout.String(), stderr.String()
+	return runCLI(ee.t, args...)
 }
 
 func readReport(t *testing.T, path string) provision.Report {
@@ -160,7 +152,7 @@ func TestHTTPToNonLoopbackRefused(t *testing.T) {
 	ee := newEngineEnv(t, emulator.Options{})
 	m := ee.writeManifest(2, nil)
 	data, _ := os.ReadFile(m)
-	data = []byte(strings.Replace(string(data), ee.srv.CloudElementsURL(), "http://api.example.com/elements/api-v2", 1))
+	data = []byte(strings.Replace(string(data), ee.ceURL, "http://api.example.com/elements/api-v2", 1))
 	if err := os.WriteFile(m, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +214,7 @@ func TestSavedPlanAppliesExactlyOrRefuses(t *testing.T) {
 	planAgain()
 	rep := readReport(t, report)
 	id := rep.Accounts[2].InstanceID
-	req, _ := http.NewRequest("PATCH", ee.srv.CloudElementsURL()+"/instances/"+id, strings.NewReader(`{"tags":["hubprov:set=acme","edited-by-hand"]}`))
+	req, _ := http.NewRequest("PATCH", ee.ceURL+"/instances/"+id, strings.NewReader(`{"tags":["hubprov:set=acme","edited-by-hand"]}`))
 	req.Header.Set("Authorization", "User demo-user, Organization demo-org")
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)

@@ -37,7 +37,7 @@ func TestReportMerge(t *testing.T) {
 	a := writeShardReport(t, dir, "shard-0.json", "acme", t0.Add(time.Second), "delta", "alpha")
 	b := writeShardReport(t, dir, "shard-1.json", "acme", t0, "charlie", "bravo")
 
-	code, out, errs := runSynced(t, "report", "merge", a, b)
+	code, out, errs := runCLI(t, "report", "merge", a, b)
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s", code, errs)
 	}
@@ -62,7 +62,7 @@ func TestReportMerge(t *testing.T) {
 
 	// --out (flags may follow the reports): a file with mode 0600, nothing on stdout.
 	all := filepath.Join(dir, "all.json")
-	code, out2, errs := runSynced(t, "report", "merge", a, b, "--out", all)
+	code, out2, errs := runCLI(t, "report", "merge", a, b, "--out", all)
 	if code != exitOK || out2 != "" {
 		t.Fatalf("--out: exit %d, stdout %q\n%s", code, out2, errs)
 	}
@@ -102,7 +102,7 @@ func TestReportMergeRefuses(t *testing.T) {
 		{[]string{filepath.Join(dir, "missing.json")}, []string{"missing.json", "no such file"}},
 		{nil, []string{"no report given"}},
 	} {
-		code, out, errs := runSynced(t, append([]string{"report", "merge"}, tc.args...)...)
+		code, out, errs := runCLI(t, append([]string{"report", "merge"}, tc.args...)...)
 		if code != exitInvalid || out != "" {
 			t.Errorf("%v: exit %d, stdout %q; want 3 and nothing", tc.args, code, out)
 		}
@@ -127,7 +127,7 @@ func TestReportUsage(t *testing.T) {
 		{[]string{"report", "frob"}, exitInvalid, "", `unknown subcommand "frob"`},
 		{[]string{"report", "merge", "--help"}, exitOK, "-out PATH", ""},
 	} {
-		code, out, errs := runSynced(t, tc.args...)
+		code, out, errs := runCLI(t, tc.args...)
 		if code != tc.code || !strings.Contains(out, tc.stdout) || !strings.Contains(errs, tc.stderr) {
 			t.Errorf("%v: exit %d\nstdout %q\nstderr %q", tc.args, code, out, errs)
 		}

@@ -120,19 +120,6 @@ type shardRun struct {
 	stdout, stderr string
 }
 
-func readShardReport(t *testing.T, path string) provision.Report {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep provision.Report
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return rep
-}
-
 // outcomes maps each account of a report to "action status".
 func outcomes(rep provision.Report) map[string]string {
 	m := make(map[string]string, len(rep.Accounts))
@@ -159,10 +146,9 @@ func TestShardedApplyAgainstOneEmulator(t *testing.T) {
 	for i := range shards {
 		reports[i] = filepath.Join(dir, fmt.Sprintf("shard-%d.json", i))
 		wg.Go(func() {
-			var out, errb syncedBuffer
-			code := run(context.Background(), []string{"apply", "-f", path, "--shard", fmt.Sprintf("%d/%d", i, shards),
-				"--report", reports[i], "--no-progress", "--log-level", "warn"}, strings.NewReader(""), &out, &errb)
-			runs[i] = shardRun{code, out.String(), errb.String()}
+			code, out, errs := runCLI(t, "apply", "-f", path, "--shard", fmt.Sprintf("%d/%d", i, shards),
+				"--report", reports[i], "--no-progress", "--log-level", "warn")
+			runs[i] = shardRun{code, out, errs}
 		})
 	}
 	wg.Wait()
@@ -183,7 +169,7 @@ func TestShardedApplyAgainstOneEmulator(t *testing.T) {
 	}
 	seen := map[string]int{}
 	for i, p := range reports {
-		rep := readShardReport(t, p)
+		rep := readReport(t, p)
 		for _, a := range rep.Accounts {
 			var idx int
 			fmt.Sscanf(a.Name, "shard-%d", &idx)
@@ -202,7 +188,7 @@ func TestShardedApplyAgainstOneEmulator(t *testing.T) {
 	}
 
 	// (d) the merged shard reports equal an unsharded run's, against a second emulator.
-	code, mergedJSON, errs := runSynced(t, append([]string{"report", "merge"}, reports...)...)
+	code, mergedJSON, errs := runCLI(t, append([]string{"report", "merge"}, reports...)...)
 	if code != exitOK {
 		t.Fatalf("report merge: exit %d\n%s", code, errs)
 	}
@@ -213,10 +199,10 @@ func TestShardedApplyAgainstOneEmulator(t *testing.T) {
 	emu2, ceURL2 := startEmulatorServer(t, emulator.Options{})
 	path2 := shardManifest(t, filepath.Join(dir, "unsharded.yaml"), ceURL2, upTo(total))
 	whole := filepath.Join(dir, "unsharded.json")
-	if code, out, errs := runSynced(t, "apply", "-f", path2, "--report", whole, "--no-progress", "--log-level", "warn"); code != exitOK {
+	if code, out, errs := runCLI(t, "apply", "-f", path2, "--report", whole, "--no-progress", "--log-level", "warn"); code != exitOK {
 		t.Fatalf("unsharded apply: exit %d\n%s%s", code, out, errs)
 	}
-	single := readShardReport(t, whole)
+	single := readReport(t, whole)
 	if emu2.Stats().Creates != creatable {
 		t.Fatalf("unsharded run created %d", emu2.Stats().Creates)
 	}
@@ -247,7 +233,7 @@ func TestShardedApplyAgainstOneEmulator(t *testing.T) {
 	}
 	pruned := shardManifest(t, filepath.Join(dir, "pruned.yaml"), ceURL, kept)
 	prunedReport := filepath.Join(dir, "prune-0.json")
-	if code, out, errs := runSynced(t, "apply", "-f", pruned, "--prune", "--shard", "0/4", "--report", prunedReport,
+	if code, out, errs := runCLI(t, "apply", "-f", pruned, "--prune", "--shard", "0/4", "--report", prunedReport,
 		"--no-progress", "--log-level", "warn"); code != exitOK {
 		t.Fatalf("apply --prune --shard 0/4: exit %d\n%s%s", code, out, errs)
 	}
@@ -255,7 +241,7 @@ func TestShardedApplyAgainstOneEmulator(t *testing.T) {
 		t.Errorf("after prune: %d deletes, %d creates; want %d (shard 0's dropped accounts) and no new create", st.Deletes, st.Creates, len(dropped[0]))
 	}
 	var deleted []string
-	for _, a := range readShardReport(t, prunedReport).Accounts {
+	for _, a := range readReport(t, prunedReport).Accounts {
 		switch {
 		case a.Action == provision.Delete && a.Status == provision.Succeeded:
 			deleted = append(deleted, a.Name)
