@@ -62,13 +62,7 @@ func BenchmarkApply10kLatency50ms(b *testing.B) {
 		applyTime += end.Sub(start)
 
 		b.StopTimer()
-		if got := count(out, provision.Create, provision.Succeeded); got != n || out.Aborted != "" {
-			b.Fatalf("created %d of %d (aborted %q)", got, n, out.Aborted)
-		}
-		s := e.emu.Stats()
-		if s.Creates != n || s.Duplicates != 0 {
-			b.Fatalf("emulator: %d creates, %d duplicates; want %d, 0", s.Creates, s.Duplicates, n)
-		}
+		s := createdOnce(b, e, out, n)
 		ok := rec.succeeded()
 		first += part / ok[part-1].Sub(start).Seconds() / ideal
 		last += part / end.Sub(ok[n-part-1]).Seconds() / ideal
@@ -134,13 +128,7 @@ func benchRateLimit(b *testing.B, parallelism int) {
 		end := time.Now()
 
 		b.StopTimer()
-		if got := count(out, provision.Create, provision.Succeeded); got != n || out.Aborted != "" {
-			b.Fatalf("created %d of %d (aborted %q)", got, n, out.Aborted)
-		}
-		s := e.emu.Stats()
-		if s.Creates != n || s.Duplicates != 0 {
-			b.Fatalf("emulator: %d creates, %d duplicates; want %d, 0", s.Creates, s.Duplicates, n)
-		}
+		s := createdOnce(b, e, out, n)
 		ok := s.ByStatus[200] + s.ByStatus[201]
 		whole += float64(ok) / end.Sub(start).Seconds() / limitRate
 		t0, after := rec.afterFirst429()
@@ -275,4 +263,18 @@ func BenchmarkPlan100kInstances(b *testing.B) {
 	b.ReportMetric(planTime.Seconds()/N, "makeplan-s")
 	b.ReportMetric(float64(planAllocs)/N, "makeplan-allocs")
 	b.ReportMetric(float64(planBytes)/N/(1<<20), "makeplan-MB")
+}
+
+// createdOnce fails the benchmark unless the run created all n accounts, each
+// once, and returns the emulator's counters.
+func createdOnce(b *testing.B, e *bench, out provision.Outcome, n int) emulator.Stats {
+	b.Helper()
+	if got := count(out, provision.Create, provision.Succeeded); got != n || out.Aborted != "" {
+		b.Fatalf("created %d of %d (aborted %q)", got, n, out.Aborted)
+	}
+	s := e.emu.Stats()
+	if s.Creates != n || s.Duplicates != 0 {
+		b.Fatalf("emulator: %d creates, %d duplicates; want %d, 0", s.Creates, s.Duplicates, n)
+	}
+	return s
 }
