@@ -28,10 +28,9 @@ import (
 //
 // accounts/s and ratio-to-ideal time Apply alone (the read and plan of an empty
 // set are left out). first-2k-ratio and last-2k-ratio are the same ratio over
-// the first and the last 2,000 creates to complete: the emulator's create
-// checks for duplicates by scanning every live instance under its one lock, so
-// its own cost grows with the instances already created, and the two show how
-// much of a shortfall is the emulator's rather than the engine's.
+// the first and the last 2,000 creates to complete: a gap between them means a
+// cost that grows with the instances already created (the emulator's, before
+// it indexed its instances by name).
 func BenchmarkApply10kLatency50ms(b *testing.B) {
 	const (
 		n           = 10_000
