@@ -729,6 +729,16 @@ func shellCommands(script string) []shellCommand {
 		}
 		return i
 	}
+	// expansion copies the $(...) or ${...} starting at rs[i] into the word.
+	expansion := func(i int) int {
+		word.WriteRune('$')
+		i++
+		close := ')'
+		if rs[i] == '{' {
+			close = '}'
+		}
+		return balanced(i, rs[i], close)
+	}
 	for i := 0; i < len(rs); i++ {
 		r := rs[i]
 		switch {
@@ -758,29 +768,17 @@ func shellCommands(script string) []shellCommand {
 						line++
 						continue
 					}
-				case rs[i] == '$' && i+1 < len(rs) && (rs[i+1] == '(' || rs[i+1] == '{'):
-					word.WriteRune('$')
-					i++
-					close := ')'
-					if rs[i] == '{' {
-						close = '}'
-					}
-					i = balanced(i, rs[i], close)
+				case isExpansion(rs, i):
+					i = expansion(i)
 					continue
 				case rs[i] == '\n':
 					line++
 				}
 				word.WriteRune(rs[i])
 			}
-		case r == '$' && i+1 < len(rs) && (rs[i+1] == '(' || rs[i+1] == '{'):
+		case isExpansion(rs, i):
 			inWord = true
-			word.WriteRune('$')
-			i++
-			close := ')'
-			if rs[i] == '{' {
-				close = '}'
-			}
-			i = balanced(i, rs[i], close)
+			i = expansion(i)
 		case r == '#' && !inWord:
 			for i < len(rs) && rs[i] != '\n' {
 				i++
@@ -967,4 +965,9 @@ func TestCheckInvocation(t *testing.T) {
 			t.Errorf("%s: got %v, want a problem with %q", tc.args, probs, tc.want)
 		}
 	}
+}
+
+// isExpansion reports whether rs[i] starts $(...) or ${...}.
+func isExpansion(rs []rune, i int) bool {
+	return rs[i] == '$' && i+1 < len(rs) && (rs[i+1] == '(' || rs[i+1] == '{')
 }
