@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -186,47 +185,13 @@ func loadSavedPlan(env *cmdEnv, path string, emulate bool) (provision.SavedPlan,
 		}
 	}
 	if m, problems := manifest.Load(files); m != nil && !manifest.HasErrors(problems) && !manifest.HasErrors(m.Resolve(env.getenv)) {
-		for _, name := range movedAccounts(sp, m) {
+		sel, _ := (&commonFlags{selectors: sp.Select, shard: sp.Shard}).selection()
+		for _, name := range sp.Respecified(m.Set, m.Accounts, sel.owns) {
 			fmt.Fprintf(env.stderr, "  account %s\n", name)
 		}
 	}
 	fmt.Fprintln(env.stderr, "hint: plan again ('hubprov plan --out'), review, then apply the new plan")
 	return sp, exitInvalid
-}
-
-// movedAccounts names the accounts whose desired spec differs between the
-// saved plan and the manifest now, or that are in only one of them.
-func movedAccounts(sp provision.SavedPlan, m *manifest.Manifest) []string {
-	then := map[string]string{}
-	for _, c := range sp.Changes {
-		if c.Fingerprint != "" {
-			then[c.Name] = c.Fingerprint
-		}
-	}
-	sel, _ := (&commonFlags{selectors: sp.Select, shard: sp.Shard}).selection()
-	var moved []string
-	now := map[string]bool{}
-	for _, a := range m.Accounts {
-		if !sel.owns(a.Name) {
-			continue
-		}
-		now[a.Name] = true
-		fp, ok := then[a.Name]
-		cur := provision.Fingerprint(m.Set, a)
-		if a.Auth.Type == manifest.AuthOAuth2 && a.Auth.Code.IsZero() && len(fp) == 16 {
-			cur, fp = cur[:8], fp[:8] // the plan keeps the instance's secret half
-		}
-		if !ok || fp != cur {
-			moved = append(moved, a.Name)
-		}
-	}
-	for name := range then {
-		if !now[name] {
-			moved = append(moved, name)
-		}
-	}
-	sort.Strings(moved)
-	return moved
 }
 
 // engineRun is the body shared by apply and destroy: open the session, plan,

@@ -1,6 +1,7 @@
 package provision_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -51,5 +52,16 @@ func TestSavedPlanCompare(t *testing.T) {
 	moved := saved.Compare(now)
 	if len(moved) != 2 || moved[0].Name != accts[0].Name || moved[1].Name != accts[2].Name {
 		t.Fatalf("moved %v, want %s and %s", moved, accts[0].Name, accts[2].Name)
+	}
+
+	// Without the platform: an edited account and a dropped one are named.
+	all := func(string) bool { return true }
+	if got := saved.Respecified("acme", accts, all); len(got) != 0 {
+		t.Fatalf("unchanged manifest: respecified %v", got)
+	}
+	edited := append([]manifest.Account(nil), accts[:2]...)
+	edited[1].Tags = []string{"tier-1"}
+	if got := saved.Respecified("acme", edited, all); fmt.Sprint(got) != fmt.Sprint([]string{accts[1].Name, accts[2].Name}) {
+		t.Fatalf("respecified %v, want %s (edited) and %s (dropped)", got, accts[1].Name, accts[2].Name)
 	}
 }

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sort"
 	"time"
+
+	"github.com/hubprov/hubprov/manifest"
 )
 
 // SavedPlan is a plan written by `plan --out` for review and applied later by
@@ -153,4 +156,39 @@ func diffSaved(old, cur SavedChange) string {
 		return fmt.Sprintf("instance %s changed on the platform (fields %v, planned %v)", cur.Remote.InstanceID, cur.Fields, old.Fields)
 	}
 	return ""
+}
+
+// Respecified names the accounts whose desired spec differs between the saved
+// plan and accounts (those owns selects), or that are in only one of them. It
+// needs no platform: it compares spec fingerprints.
+func (sp SavedPlan) Respecified(set string, accounts []manifest.Account, owns func(string) bool) []string {
+	then := map[string]string{}
+	for _, c := range sp.Changes {
+		if c.Fingerprint != "" {
+			then[c.Name] = c.Fingerprint
+		}
+	}
+	var moved []string
+	now := map[string]bool{}
+	for _, a := range accounts {
+		if !owns(a.Name) {
+			continue
+		}
+		now[a.Name] = true
+		fp, ok := then[a.Name]
+		cur := Fingerprint(set, a)
+		if NeedsConsent(a) && len(fp) == 16 {
+			cur, fp = cur[:8], fp[:8] // MakePlan kept the instance's secret half
+		}
+		if !ok || fp != cur {
+			moved = append(moved, a.Name)
+		}
+	}
+	for name := range then {
+		if !now[name] {
+			moved = append(moved, name)
+		}
+	}
+	sort.Strings(moved)
+	return moved
 }
