@@ -235,11 +235,13 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 	if err := journal.Close(); err != nil {
 		s.log.Error().Err(err).Msg("journal")
 	}
+	var tokens []string
 	for _, r := range out.Results {
 		if r.Token.Resolved() {
-			s.redactor.add(r.Token.Reveal())
+			tokens = append(tokens, r.Token.Reveal())
 		}
 	}
+	s.redactor.add(tokens...)
 
 	run := provision.RunInfo{
 		Command: command, StartedAt: started, FinishedAt: time.Now().UTC(), HubprovVersion: version,

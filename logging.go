@@ -28,24 +28,29 @@ type redactor struct {
 
 func newRedactor(m *manifest.Manifest) *redactor {
 	r := &redactor{values: map[string]bool{}}
+	var vals []string
 	for _, s := range m.Secrets() {
-		r.add(s.Reveal())
+		vals = append(vals, s.Reveal())
 	}
+	r.add(vals...)
 	return r
 }
 
-// add makes v a secret to redact. Values shorter than 4 bytes are ignored:
-// replacing them would garble ordinary text and they protect nothing.
-func (r *redactor) add(v string) {
-	if len(v) < 4 {
-		return
-	}
+// add makes vs secrets to redact; the replacer is rebuilt once per call, so
+// add a run's instance tokens together. Values shorter than 4 bytes are
+// ignored: replacing them would garble ordinary text and they protect nothing.
+func (r *redactor) add(vs ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.values[v] {
+	added := false
+	for _, v := range vs {
+		if len(v) >= 4 && !r.values[v] {
+			r.values[v], added = true, true
+		}
+	}
+	if !added {
 		return
 	}
-	r.values[v] = true
 	vals := make([]string, 0, len(r.values))
 	for s := range r.values {
 		vals = append(vals, s)

@@ -275,9 +275,11 @@ func (s *session) plan(ctx context.Context, env *cmdEnv, prune bool, journalPath
 	if err != nil {
 		return provision.Plan{}, s.reportFatal(env, err)
 	}
+	tokens := make([]string, len(remote))
 	for i := range remote {
-		s.redactor.add(remote[i].Token.Reveal())
+		tokens[i] = remote[i].Token.Reveal()
 	}
+	s.redactor.add(tokens...)
 	return provision.MakePlan(s.m.Set, s.m.Target.Platform, s.accounts, remote, provision.PlanOptions{Prune: prune, Owns: s.sel.owns}), exitOK
 }
 
