@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hubprov/hubprov/internal/safefile"
 	"github.com/hubprov/hubprov/manifest"
 	"github.com/hubprov/hubprov/provision"
 )
@@ -199,12 +200,23 @@ func loadSavedPlan(env *cmdEnv, path string, emulate bool) (provision.SavedPlan,
 func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags, e *engineFlags, opts provision.Options,
 	check func(*session, *provision.Plan) (int, bool), prune bool) int {
 	started := time.Now().UTC()
+	journalPath := e.report + ".journal"
+	// The files the run will write, refused before anything is sent when a
+	// symbolic link (or anything but a regular file) stands at one.
+	for _, p := range []string{e.report, journalPath, e.junit} {
+		if p == "" {
+			continue
+		}
+		if err := safefile.CheckOutput(p); err != nil {
+			fmt.Fprintf(env.stderr, "hubprov %s: %s: %v; nothing was sent\nhint: remove it, or pass another path\n", command, p, err)
+			return exitInvalid
+		}
+	}
 	s, code := openSession(env, c, e.parallelism, e.emulate)
 	if s == nil {
 		return code
 	}
 	defer s.close(env)
-	journalPath := e.report + ".journal"
 	plan, code := s.plan(ctx, env, prune, journalPath)
 	if code != exitOK {
 		return code
@@ -249,12 +261,12 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 	}
 	run.Manifests = manifestFiles(s)
 	rep := provision.NewReport(run, out)
-	if err := writeFileAtomic(e.report, rep.WriteJSON); err != nil {
+	if err := safefile.WriteAtomic(e.report, rep.WriteJSON); err != nil {
 		fmt.Fprintf(env.stderr, "hubprov %s: %v\n", command, err)
 		return exitFailures
 	}
 	if e.junit != "" {
-		if err := writeFileAtomic(e.junit, rep.WriteJUnit); err != nil {
+		if err := safefile.WriteAtomic(e.junit, rep.WriteJUnit); err != nil {
 			fmt.Fprintf(env.stderr, "hubprov %s: %v\n", command, err)
 			return exitFailures
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/hubprov/hubprov/internal/safefile"
 	"github.com/hubprov/hubprov/provision"
 )
 
@@ -38,6 +39,12 @@ exactly that plan, or refuses if the manifests or the platform moved in between.
 		fmt.Fprintf(env.stderr, "hubprov plan: --format %q: want text, json or markdown\n", *format)
 		return exitInvalid
 	}
+	if *out != "" {
+		if err := safefile.CheckOutput(*out); err != nil {
+			fmt.Fprintf(env.stderr, "hubprov plan: --out %s: %v; nothing was sent\nhint: remove it, or pass another path\n", *out, err)
+			return exitInvalid
+		}
+	}
 	s, code := openSession(env, &c, 8, *emulate)
 	if s == nil {
 		return code
@@ -52,7 +59,7 @@ exactly that plan, or refuses if the manifests or the platform moved in between.
 			CreatedAt: time.Now().UTC(), HubprovVersion: version, BaseURL: s.baseURL, Emulated: *emulate,
 			Manifests: manifestFiles(s), Prune: *prune, Select: c.selectors, Shard: c.shard,
 		})
-		if err := writeFileAtomic(*out, func(w io.Writer) error { return provision.WriteSaved(w, sp) }); err != nil {
+		if err := safefile.WriteAtomic(*out, func(w io.Writer) error { return provision.WriteSaved(w, sp) }); err != nil {
 			fmt.Fprintf(env.stderr, "hubprov plan: %v\n", err)
 			return exitFailures
 		}

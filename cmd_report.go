@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/hubprov/hubprov/internal/safefile"
 	"github.com/hubprov/hubprov/provision"
 )
 
@@ -59,6 +60,12 @@ or with --out to a file written atomically with mode 0600.`, env)
 		fmt.Fprintln(env.stderr, "hubprov report merge: no report given\nhint: hubprov report merge shard-0.json shard-1.json ... > all.json")
 		return exitInvalid
 	}
+	if *outPath != "" {
+		if err := safefile.CheckOutput(*outPath); err != nil {
+			fmt.Fprintf(env.stderr, "hubprov report merge: --out %s: %v\nhint: remove it, or pass another path\n", *outPath, err)
+			return exitInvalid
+		}
+	}
 	paths := fs.Args()
 	reps := make([]provision.Report, len(paths))
 	for i, p := range paths {
@@ -82,7 +89,7 @@ or with --out to a file written atomically with mode 0600.`, env)
 		return exitInvalid
 	}
 	if *outPath != "" {
-		err = writeFileAtomic(*outPath, merged.WriteJSON)
+		err = safefile.WriteAtomic(*outPath, merged.WriteJSON)
 	} else {
 		err = merged.WriteJSON(env.stdout)
 	}

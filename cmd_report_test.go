@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubprov/hubprov/internal/safefile"
 	"github.com/hubprov/hubprov/provision"
 )
 
@@ -25,7 +26,7 @@ func writeShardReport(t *testing.T, dir, file, set string, start time.Time, name
 			Status: provision.Succeeded, InstanceID: "id-" + n, Token: "token-" + n, Attempts: 1})
 	}
 	path := filepath.Join(dir, file)
-	if err := writeFileAtomic(path, rep.WriteJSON); err != nil {
+	if err := safefile.WriteAtomic(path, rep.WriteJSON); err != nil {
 		t.Fatal(err)
 	}
 	return path

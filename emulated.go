@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/hubprov/hubprov/internal/safefile"
 	"github.com/hubprov/hubprov/manifest"
 	"github.com/hubprov/hubprov/provision/emulator"
 )
@@ -60,7 +61,7 @@ func (em *emulated) baseURL(p manifest.Platform) string {
 // close stops the emulator and saves its state for the next run.
 func (em *emulated) close() error {
 	err := em.srv.Close()
-	if werr := writeFileAtomic(emulatorState, em.e.Snapshot); werr != nil && err == nil {
+	if werr := safefile.WriteAtomic(emulatorState, em.e.Snapshot); werr != nil && err == nil {
 		err = werr
 	}
 	return err

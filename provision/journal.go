@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/hubprov/hubprov/internal/safefile"
 )
 
 // Journal is the run's intent/outcome log: JSON Lines, mode 0600, one write per
@@ -21,6 +23,10 @@ type Journal struct {
 	unsynced int
 	lastSync time.Time
 }
+
+// maxJournal bounds the size of a journal ReadJournal reads: two records of
+// about 200 bytes for each of manifest.MaxAccounts accounts, many times over.
+const maxJournal = 256 << 20
 
 const (
 	syncEvery    = 100
@@ -41,7 +47,7 @@ type JournalRecord struct {
 // ReadJournal reads the records of a journal file. A missing file has none; a
 // torn last line (a crash mid-write) is ignored; corruption elsewhere is an error.
 func ReadJournal(path string) ([]JournalRecord, error) {
-	f, err := os.Open(path)
+	f, _, err := safefile.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -50,7 +56,7 @@ func ReadJournal(path string) ([]JournalRecord, error) {
 	}
 	defer f.Close()
 	var recs []JournalRecord
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(safefile.Reader(f, maxJournal))
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	var bad int
 	line := 0
@@ -98,14 +104,11 @@ func PendingCreates(recs []JournalRecord) []string {
 }
 
 // CreateJournal starts a new journal at path, replacing any old one. Read the
-// old one first with ReadJournal.
+// old one first with ReadJournal. The file is created with mode 0600; a
+// symbolic link at path is refused, never followed.
 func CreateJournal(path string) (*Journal, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := safefile.OpenFile(path, os.O_TRUNC|os.O_APPEND)
 	if err != nil {
-		return nil, fmt.Errorf("create journal: %w", err)
-	}
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
 		return nil, fmt.Errorf("create journal: %w", err)
 	}
 	return &Journal{f: f, lastSync: time.Now()}, nil
