@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -547,7 +546,8 @@ func hasAll(have, want []string) bool {
 	return true
 }
 
-// ceOAuthURL serves GET /elements/{key}/oauth/url.
+// ceOAuthURL serves GET /elements/{key}/oauth/url. Its oauthUrl has
+// HubSpot's path and query, on the emulator's own consent page (HubSpotPrefix).
 func (e *Emulator) ceOAuthURL(w http.ResponseWriter, r *http.Request) {
 	if !e.ceAuthorized(w, r) {
 		return
@@ -582,11 +582,9 @@ func (e *Emulator) ceOAuthURL(w http.ResponseWriter, r *http.Request) {
 	if state == "" {
 		state = key
 	}
-	esc := func(s string) string { return strings.ReplaceAll(url.QueryEscape(s), "+", "%20") }
 	writeJSON(w, http.StatusOK, map[string]string{
-		"element": key,
-		"oauthUrl": "https://app.hubspot.com/oauth/authorize?client_id=" + esc(q.Get("apiKey")) +
-			"&redirect_uri=" + esc(q.Get("callbackUrl")) + "&scope=" + esc(sc) + "&state=" + esc(state),
+		"element":  key,
+		"oauthUrl": consentURL(r, q.Get("apiKey"), q.Get("callbackUrl"), sc, state),
 	})
 }
 

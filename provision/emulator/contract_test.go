@@ -210,7 +210,7 @@ func TestContractSeedOAuthURL(t *testing.T) {
 		key := strings.Split(sentURL.Path, "/")[4]
 		m := r.obj(t)
 		u, err := url.Parse(m["oauthUrl"].(string))
-		if m["element"] != key || err != nil || u.Host != "app.hubspot.com" {
+		if m["element"] != key || err != nil || u.Host != s.Addr() || u.Path != HubSpotPrefix+"/oauth/authorize" {
 			t.Errorf("%s: %s", pathQuery, r.body)
 			continue
 		}

@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,7 +92,8 @@ type Options struct {
 	OpFaults map[Op]Faults
 }
 
-// Stats are the emulator's counters. Requests to StatsPath are not counted.
+// Stats are the emulator's counters. Requests to StatsPath and under
+// HubSpotPrefix are not counted as requests.
 //
 // A reset or lost response is counted in Resets or Lost, not in ByStatus, since
 // no status reached the client. Note that Go's http.Client transparently
@@ -112,6 +114,10 @@ type Stats struct {
 	RateLimited  int         `json:"rateLimited"`  // 429s from the token bucket (also in ByStatus)
 	InFlight     int         `json:"inFlight"`     // requests being served now
 	PeakInFlight int         `json:"peakInFlight"` // most requests served at once
+	// ConsentCodes counts the codes the emulated HubSpot consent page issued
+	// (approvals); ConsentDenials the consents it refused (HubSpotPrefix).
+	ConsentCodes   int `json:"consentCodes"`
+	ConsentDenials int `json:"consentDenials"`
 	// Instances is the number of live Cloud Elements / Open Connectors
 	// instances plus live Flow Service connections; the two are also given apart.
 	Instances       int `json:"instances"`
@@ -176,6 +182,7 @@ func New(opts Options) *Emulator {
 	e.mux = http.NewServeMux()
 	e.routesCloudElements()
 	e.routesFlowService()
+	e.routesHubSpot()
 	e.mux.HandleFunc(StatsPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, e.Stats())
 	})
@@ -210,7 +217,7 @@ func (e *Emulator) Stats() Stats {
 // ServeHTTP serves one request: counting, latency, the rate limit, faults,
 // then the emulated API.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == StatsPath {
+	if r.URL.Path == StatsPath || strings.HasPrefix(r.URL.Path, HubSpotPrefix+"/") {
 		e.mux.ServeHTTP(w, r)
 		return
 	}
