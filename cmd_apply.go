@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hubprov/hubprov/internal/safefile"
@@ -45,40 +42,28 @@ func (e *engineFlags) register(fs *flag.FlagSet) {
 func (e *engineFlags) options() (provision.Options, error) {
 	o := provision.Options{Parallelism: e.parallelism, Rate: e.rate, MaxAttempts: e.maxAttempts, RequestTimeout: e.requestTimeout}
 	if e.parallelism < 1 {
-		return o, fmt.Errorf("--parallelism %d: want at least 1", e.parallelism)
+		return o, invalidf("--parallelism %d: want at least 1", e.parallelism)
 	}
 	if e.rate < 0 {
-		return o, fmt.Errorf("--rate %g: want 0 or more", e.rate)
+		return o, invalidf("--rate %g: want 0 or more", e.rate)
 	}
 	if e.maxAttempts < 1 {
-		return o, fmt.Errorf("--max-attempts %d: want at least 1", e.maxAttempts)
+		return o, invalidf("--max-attempts %d: want at least 1", e.maxAttempts)
 	}
-	if v := e.maxFailures; v != "" {
-		if p, ok := strings.CutSuffix(v, "%"); ok {
-			f, err := strconv.ParseFloat(p, 64)
-			if err != nil || f < 0 || f > 100 {
-				return o, fmt.Errorf("--max-failures %q: want a count N or a percentage P%%", v)
-			}
-			o.MaxFailureRatio = f / 100
-			if f == 0 {
-				o.MaxFailures = 0
-				o.MaxFailureRatio = 1e-12
-			}
-		} else {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return o, fmt.Errorf("--max-failures %q: want a count N or a percentage P%%", v)
-			}
-			o.MaxFailures = n
-			if n == 0 {
-				o.MaxFailureRatio = 1e-12
-			}
-		}
+	budget, err := provision.ParseFailureBudget(e.maxFailures)
+	if err != nil {
+		return o, invalidf("%v", err)
 	}
+	o.MaxFailures = budget
 	return o, nil
 }
 
-func runApply(ctx context.Context, env *cmdEnv, args []string) int {
+// errPlanMoved is the one wording of a saved plan that no longer holds.
+func errPlanMoved(format string, args ...any) *cliError {
+	return invalidf(format, args...).withHint("plan again ('hubprov plan --out'), review, then apply the new plan")
+}
+
+func runApply(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("apply", "hubprov apply -f MANIFEST... [flags]\n  hubprov apply PLAN.json [flags]",
 		`Makes the platform match the manifest: creates missing instances, updates changed
 ones, and with --prune deletes the set's instances the manifest no longer lists.
@@ -93,22 +78,21 @@ Given a plan saved by 'hubprov plan --out', applies exactly that plan, and refus
 	prune := fs.Bool("prune", false, "also delete instances of this set that the manifest no longer lists")
 	maxDeletes := fs.Int("max-deletes", -1, "refuse the whole run, before any change, when more than `N` deletions are planned (-1: no limit)")
 	verify := fs.Bool("verify", false, "read each created or updated instance back; one not valid and enabled is reported unhealthy")
-	if code, ok := parseFlags(fs, env, args); !ok {
-		return code
+	if err := parseFlags(fs, env, args); err != nil {
+		return err
 	}
 	var saved *provision.SavedPlan
 	switch {
 	case fs.NArg() > 1:
-		fmt.Fprintf(env.stderr, "hubprov apply: unexpected argument %q\nhint: manifests are given with -f; a saved plan alone\n", fs.Arg(1))
-		return exitInvalid
+		return unexpectedArg(fs.Arg(1), "manifests are given with -f; a saved plan alone")
 	case fs.NArg() == 1:
 		if len(c.files) > 0 || *prune || len(c.selectors) > 0 || c.shard != "" {
-			fmt.Fprintln(env.stderr, "hubprov apply: a saved plan fixes the manifests, --prune, --select and --shard: give the plan alone\nhint: 'hubprov apply plan.json', or 'hubprov apply -f MANIFEST' to plan afresh")
-			return exitInvalid
+			return invalidf("a saved plan fixes the manifests, --prune, --select and --shard: give the plan alone").
+				withHint("'hubprov apply plan.json', or 'hubprov apply -f MANIFEST' to plan afresh")
 		}
-		sp, code := loadSavedPlan(env, fs.Arg(0), e.emulate)
-		if code != exitOK {
-			return code
+		sp, err := loadSavedPlan(env, fs.Arg(0), e.emulate)
+		if err != nil {
+			return err
 		}
 		saved = &sp
 		for _, m := range sp.Manifests {
@@ -118,66 +102,48 @@ Given a plan saved by 'hubprov plan --out', applies exactly that plan, and refus
 	}
 	opts, err := e.options()
 	if err != nil {
-		fmt.Fprintf(env.stderr, "hubprov apply: %v\n", err)
-		return exitInvalid
+		return err
 	}
 	opts.Verify = *verify
-	return engineRun(ctx, env, "apply", &c, &e, opts, func(s *session, plan *provision.Plan) (int, bool) {
+	return engineRun(ctx, env, "apply", &c, &e, opts, func(plan *provision.Plan) error {
 		if saved != nil {
 			if moved := saved.Compare(*plan); len(moved) > 0 {
-				fmt.Fprintf(env.stderr, "hubprov apply: %d accounts moved since the plan was saved; nothing was changed:\n", len(moved))
-				for _, m := range moved {
-					fmt.Fprintf(env.stderr, "  %s: %s\n", m.Name, m.Why)
+				lines := make([]string, len(moved))
+				for i, m := range moved {
+					lines[i] = m.Name + ": " + m.Why
 				}
-				fmt.Fprintln(env.stderr, "hint: plan again ('hubprov plan --out'), review, then apply the new plan")
-				return exitInvalid, false
+				return errPlanMoved("%d accounts moved since the plan was saved; nothing was changed", len(moved)).withDetails(lines...)
 			}
 		}
 		if *maxDeletes >= 0 {
 			if n := plan.Counts()[provision.Delete]; n > *maxDeletes {
-				fmt.Fprintf(env.stderr, "hubprov apply: %d deletions planned, more than --max-deletes %d: nothing was changed\nhint: review the plan with 'hubprov plan --prune', then raise --max-deletes if it is right\n", n, *maxDeletes)
-				return exitInvalid, false
+				return invalidf("%d deletions planned, more than --max-deletes %d: nothing was changed", n, *maxDeletes).
+					withHint("review the plan with 'hubprov plan --prune', then raise --max-deletes if it is right")
 			}
 		}
-		return 0, true
+		return nil
 	}, *prune)
 }
 
 // loadSavedPlan reads a plan saved by 'plan --out' and refuses it, before any
 // request, when a manifest file it was made from has changed or gone, naming
 // the accounts whose entries differ.
-func loadSavedPlan(env *cmdEnv, path string, emulate bool) (provision.SavedPlan, int) {
+func loadSavedPlan(env *cmdEnv, path string, emulate bool) (provision.SavedPlan, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		fmt.Fprintf(env.stderr, "hubprov apply: %v\n", err)
-		return provision.SavedPlan{}, exitInvalid
+		return provision.SavedPlan{}, invalidf("%v", err)
 	}
 	defer f.Close()
 	sp, err := provision.ReadSaved(f)
 	if err != nil {
-		fmt.Fprintf(env.stderr, "hubprov apply: %s: %v\n", path, err)
-		return sp, exitInvalid
+		return sp, invalidf("%s: %v", path, err)
 	}
 	if sp.Emulated != emulate {
-		fmt.Fprintf(env.stderr, "hubprov apply: %s was planned %s --emulate; apply it the same way\n", path, map[bool]string{true: "with", false: "without"}[sp.Emulated])
-		return sp, exitInvalid
+		return sp, invalidf("%s was planned %s --emulate; apply it the same way", path, map[bool]string{true: "with", false: "without"}[sp.Emulated])
 	}
-	var changed []string
-	for _, m := range sp.Manifests {
-		data, err := os.ReadFile(m.Path)
-		switch {
-		case err != nil:
-			changed = append(changed, fmt.Sprintf("%s: %v", m.Path, err))
-		case fmt.Sprintf("%x", sha256.Sum256(data)) != m.SHA256:
-			changed = append(changed, m.Path+": changed since the plan (sha256 differs)")
-		}
-	}
+	changed := sp.ChangedManifests()
 	if len(changed) == 0 {
-		return sp, exitOK
-	}
-	fmt.Fprintf(env.stderr, "hubprov apply: the manifests of %s changed since it was planned; nothing was sent:\n", path)
-	for _, c := range changed {
-		fmt.Fprintf(env.stderr, "  %s\n", c)
+		return sp, nil
 	}
 	var files []string
 	for _, m := range sp.Manifests {
@@ -186,19 +152,19 @@ func loadSavedPlan(env *cmdEnv, path string, emulate bool) (provision.SavedPlan,
 		}
 	}
 	if m, problems := manifest.Load(files); m != nil && !manifest.HasErrors(problems) && !manifest.HasErrors(m.Resolve(env.getenv)) {
-		sel, _ := (&commonFlags{selectors: sp.Select, shard: sp.Shard}).selection()
-		for _, name := range sp.Respecified(m.Set, m.Accounts, sel.owns) {
-			fmt.Fprintf(env.stderr, "  account %s\n", name)
+		if sel, err := sp.Selection(); err == nil {
+			for _, name := range sp.Respecified(m.Set, m.Accounts, sel.Owns) {
+				changed = append(changed, "account "+name)
+			}
 		}
 	}
-	fmt.Fprintln(env.stderr, "hint: plan again ('hubprov plan --out'), review, then apply the new plan")
-	return sp, exitInvalid
+	return sp, errPlanMoved("the manifests of %s changed since it was planned; nothing was sent", path).withDetails(changed...)
 }
 
 // engineRun is the body shared by apply and destroy: open the session, plan,
 // let check refuse, apply with a journal and progress, write the report.
 func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags, e *engineFlags, opts provision.Options,
-	check func(*session, *provision.Plan) (int, bool), prune bool) int {
+	check func(*provision.Plan) error, prune bool) error {
 	started := time.Now().UTC()
 	journalPath := e.report + ".journal"
 	// The files the run will write, refused before anything is sent when a
@@ -208,32 +174,30 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 			continue
 		}
 		if err := safefile.CheckOutput(p); err != nil {
-			fmt.Fprintf(env.stderr, "hubprov %s: %s: %v; nothing was sent\nhint: remove it, or pass another path\n", command, p, err)
-			return exitInvalid
+			return invalidf("%s: %v; nothing was sent", p, err).withHint("remove it, or pass another path")
 		}
 	}
-	s, code := openSession(env, c, e.parallelism, e.emulate)
-	if s == nil {
-		return code
+	s, err := openSession(env, c, e.parallelism, e.emulate)
+	if err != nil {
+		return err
 	}
 	defer s.close(env)
-	plan, code := s.plan(ctx, env, prune, journalPath)
-	if code != exitOK {
-		return code
+	plan, err := s.plan(ctx, prune, journalPath)
+	if err != nil {
+		return err
 	}
 	if command == "destroy" {
-		plan = destroyPlan(plan)
+		plan = provision.DestroyPlan(plan)
 	}
-	if code, ok := check(s, &plan); !ok {
-		return code
+	if err := check(&plan); err != nil {
+		return err
 	}
 	fmt.Fprintf(env.stdout, "%s: set %q on %s (%s), %d accounts\n", command, s.m.Set, s.m.Target.Platform, s.baseURL, len(s.accounts))
 	_ = plan.WriteText(env.stdout, false)
 
 	journal, err := provision.CreateJournal(journalPath)
 	if err != nil {
-		fmt.Fprintf(env.stderr, "hubprov %s: %v\n", command, err)
-		return exitInvalid
+		return invalidf("%v", err)
 	}
 	opts.Journal = journal
 	opts.Log = s.log
@@ -262,31 +226,29 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 	run.Manifests = manifestFiles(s)
 	rep := provision.NewReport(run, out)
 	if err := safefile.WriteAtomic(e.report, rep.WriteJSON); err != nil {
-		fmt.Fprintf(env.stderr, "hubprov %s: %v\n", command, err)
-		return exitFailures
+		return failuresf("%v", err)
 	}
 	if e.junit != "" {
 		if err := safefile.WriteAtomic(e.junit, rep.WriteJUnit); err != nil {
-			fmt.Fprintf(env.stderr, "hubprov %s: %v\n", command, err)
-			return exitFailures
+			return failuresf("%v", err)
 		}
 	}
 	printSummary(env.stdout, rep, e.report)
 	switch {
 	case out.Aborted != "":
-		fmt.Fprintf(env.stderr, "hubprov %s: aborted: %s\n", command, s.scrub(out.Aborted))
+		err := abortedf("aborted: %s", s.scrub(out.Aborted))
 		if out.AbortClass == provision.Systemic {
-			fmt.Fprintln(env.stderr, credentialHint(s.m))
+			err.withHint("%s", credentialHint(s.m))
 		}
 		if out.AbortClass == provision.Canceled {
-			fmt.Fprintln(env.stderr, "hint: rerun the same command to finish; what was created is adopted, not created again")
+			err.withHint("rerun the same command to finish; what was created is adopted, not created again")
 		}
-		return exitAborted
+		return err
 	case rep.Summary.Failed > 0 || rep.Summary.Unhealthy > 0:
-		fmt.Fprintln(env.stderr, "hint: rerun the same command to retry the failed accounts; the report lists each error")
-		return exitFailures
+		return newCLIError(exitFailures, fmt.Errorf("%d %s failed, %d unhealthy", rep.Summary.Failed, plural(rep.Summary.Failed, "account"), rep.Summary.Unhealthy)).
+			withHint("rerun the same command to retry the failed accounts; the report lists each error")
 	}
-	return exitOK
+	return nil
 }
 
 func printSummary(w io.Writer, rep provision.Report, path string) {
@@ -299,16 +261,4 @@ func printSummary(w io.Writer, rep provision.Report, path string) {
 		fmt.Fprintf(w, ", %d unhealthy", s.Unhealthy)
 	}
 	fmt.Fprintf(w, "; %d requests, %d throttled, %d retries.\nReport: %s\n", rep.Run.Requests, rep.Run.Throttled, rep.Run.Retries, path)
-}
-
-// destroyPlan turns a plan into the deletion of every listed account's instance.
-func destroyPlan(p provision.Plan) provision.Plan {
-	out := provision.Plan{Set: p.Set, Platform: p.Platform}
-	for _, c := range p.Changes {
-		if c.Remote == nil || c.Desired == nil {
-			continue
-		}
-		out.Changes = append(out.Changes, provision.Change{Name: c.Name, Action: provision.Delete, Remote: c.Remote})
-	}
-	return out
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -16,7 +15,7 @@ import (
 
 var _ provision.Authorizer = (*cloudelements.Client)(nil)
 
-func runAuthorizeURLs(ctx context.Context, env *cmdEnv, args []string) int {
+func runAuthorizeURLs(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("authorize-urls", "hubprov authorize-urls -f MANIFEST... [flags]",
 		`Prints the HubSpot consent URL of every oauth2 account that has no code yet, for its
 portal owner to open: GET /elements/{key}/oauth/url with the account's clientId,
@@ -29,30 +28,26 @@ Cloud Elements and Open Connectors only: adobe-flow has no consent URL.`, env)
 	format := fs.String("format", "csv", "output format: csv (with a header row) or json (an array of {account, element, url})")
 	parallelism := fs.Int("parallelism", 8, "requests at once")
 	emulate := fs.Bool("emulate", false, "ask the built-in emulator on a random loopback port instead of the platform (state kept in "+emulatorState+")")
-	if code, ok := parseFlags(fs, env, args); !ok {
-		return code
+	if err := parseFlags(fs, env, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(env.stderr, "hubprov authorize-urls: unexpected argument %q\nhint: manifests are given with -f\n", fs.Arg(0))
-		return exitInvalid
+		return unexpectedArg(fs.Arg(0), "manifests are given with -f")
 	}
 	if *format != "csv" && *format != "json" {
-		fmt.Fprintf(env.stderr, "hubprov authorize-urls: --format %q: want csv or json\n", *format)
-		return exitInvalid
+		return invalidf("--format %q: want csv or json", *format)
 	}
 	if *parallelism < 1 {
-		fmt.Fprintf(env.stderr, "hubprov authorize-urls: --parallelism %d: want at least 1\n", *parallelism)
-		return exitInvalid
+		return invalidf("--parallelism %d: want at least 1", *parallelism)
 	}
-	s, code := openSession(env, &c, *parallelism, *emulate)
-	if s == nil {
-		return code
+	s, err := openSession(env, &c, *parallelism, *emulate)
+	if err != nil {
+		return err
 	}
 	defer s.close(env)
 	az, ok := s.pf.(provision.Authorizer)
 	if !ok {
-		fmt.Fprintf(env.stderr, "hubprov authorize-urls: %s has no consent URL: its connections take oauth2Tokens (accessToken and refreshToken obtained beforehand); nothing was sent\n", s.m.Target.Platform)
-		return exitInvalid
+		return invalidf("%s has no consent URL: its connections take oauth2Tokens (accessToken and refreshToken obtained beforehand); nothing was sent", s.m.Target.Platform)
 	}
 
 	var ask []manifest.Account
@@ -66,39 +61,37 @@ Cloud Elements and Open Connectors only: adobe-flow has no consent URL.`, env)
 		}
 	}
 	if len(withCode) > 0 {
-		fmt.Fprintf(env.stderr, "hubprov authorize-urls: skipped %d oauth2 %s with a code already: %s\n",
+		env.ui.note("skipped %d oauth2 %s with a code already: %s",
 			len(withCode), plural(len(withCode), "account"), strings.Join(withCode, ", "))
 	}
 	if len(ask) == 0 {
-		fmt.Fprintf(env.stderr, "hubprov authorize-urls: no selected oauth2 account is waiting for a code (%d selected)\n", len(s.accounts))
+		env.ui.note("no selected oauth2 account is waiting for a code (%d selected)", len(s.accounts))
 	}
 
 	out := provision.AuthorizeURLs(ctx, az, ask, provision.Options{
 		Parallelism: *parallelism, RequestTimeout: defaultRequestTimeout, Log: s.log, Scrub: s.scrub,
 	})
 	if err := writeConsentURLs(env.stdout, *format, out.URLs); err != nil {
-		fmt.Fprintf(env.stderr, "hubprov authorize-urls: %v\n", err)
-		return exitFailures
+		return failuresf("%v", err)
 	}
-	failed := 0
+	var failed []string
 	for _, u := range out.URLs {
 		if u.Status == provision.Failed && u.Error != nil && u.Error.Class != provision.Systemic {
-			failed++
-			fmt.Fprintf(env.stderr, "hubprov authorize-urls: %s: %s\n", u.Name, s.scrub(u.Error.Message))
+			failed = append(failed, u.Name+": "+s.scrub(u.Error.Message))
 		}
 	}
 	switch {
 	case out.Aborted != "":
-		fmt.Fprintf(env.stderr, "hubprov authorize-urls: aborted: %s\n", s.scrub(out.Aborted))
+		err := abortedf("aborted: %s", s.scrub(out.Aborted))
 		if out.AbortClass == provision.Systemic {
-			fmt.Fprintln(env.stderr, credentialHint(s.m))
+			err.withHint("%s", credentialHint(s.m))
 		}
-		return exitAborted
-	case failed > 0:
-		fmt.Fprintf(env.stderr, "hubprov authorize-urls: %d of %d consent URLs failed\nhint: rerun with --select for the failed accounts; asking again changes nothing\n", failed, len(ask))
-		return exitFailures
+		return err
+	case len(failed) > 0:
+		return failuresf("%d of %d consent URLs failed", len(failed), len(ask)).withDetails(failed...).
+			withHint("rerun with --select for the failed accounts; asking again changes nothing")
 	}
-	return exitOK
+	return nil
 }
 
 // defaultRequestTimeout is the time limit of one request, as apply's --request-timeout default.

@@ -2,12 +2,11 @@ package main
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/hubprov/hubprov/provision"
 )
 
-func runDestroy(ctx context.Context, env *cmdEnv, args []string) int {
+func runDestroy(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("destroy", "hubprov destroy -f MANIFEST... [flags]",
 		`Deletes the instances of this set that the manifest lists (narrow with --select or
 --shard). Instances without the set's marker are never touched.`, env)
@@ -16,23 +15,20 @@ func runDestroy(ctx context.Context, env *cmdEnv, args []string) int {
 	c.register(fs)
 	e.register(fs)
 	maxDeletes := fs.Int("max-deletes", -1, "refuse, before any change, when more than `N` deletions are planned (-1: no limit)")
-	if code, ok := parseFlags(fs, env, args); !ok {
-		return code
+	if err := parseFlags(fs, env, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(env.stderr, "hubprov destroy: unexpected argument %q\nhint: manifests are given with -f\n", fs.Arg(0))
-		return exitInvalid
+		return unexpectedArg(fs.Arg(0), "manifests are given with -f")
 	}
 	opts, err := e.options()
 	if err != nil {
-		fmt.Fprintf(env.stderr, "hubprov destroy: %v\n", err)
-		return exitInvalid
+		return err
 	}
-	return engineRun(ctx, env, "destroy", &c, &e, opts, func(_ *session, plan *provision.Plan) (int, bool) {
+	return engineRun(ctx, env, "destroy", &c, &e, opts, func(plan *provision.Plan) error {
 		if n := len(plan.Changes); *maxDeletes >= 0 && n > *maxDeletes {
-			fmt.Fprintf(env.stderr, "hubprov destroy: %d deletions planned, more than --max-deletes %d: nothing was changed\n", n, *maxDeletes)
-			return exitInvalid, false
+			return invalidf("%d deletions planned, more than --max-deletes %d: nothing was changed", n, *maxDeletes)
 		}
-		return 0, true
+		return nil
 	}, false)
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/hubprov/hubprov/provision/emulator"
 )
 
-func runEmulate(ctx context.Context, env *cmdEnv, args []string) int {
+func runEmulate(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("emulate", "hubprov emulate [flags]",
 		`Serves a local emulator of the Cloud Elements / Open Connectors and Flow Service APIs, with
 fault injection, until interrupted (Ctrl-C). It prints the base URLs and the credentials it accepts.
@@ -37,16 +37,20 @@ Counters are served at /_emulator/stats.`, env)
 	fs.Float64Var(&opts.Faults.LostResponse, "lost-rate", 0, "probability of a lost response: the request is performed (a create commits), then the connection reset")
 	var opFaults stringList
 	fs.Var(&opFaults, "fault", "per-operation fault `OP:KIND=P` (repeatable), overriding the rate flags for that operation;\nOP: create, list, get, update, delete, oauth-url; KIND: 429, 500, 503, reset, lost")
-	if code, ok := parseFlags(fs, env, args); !ok {
-		return code
+	var lf logFlags
+	lf.register(fs)
+	if err := parseFlags(fs, env, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(env.stderr, "hubprov emulate: unexpected argument %q\n", fs.Arg(0))
-		return exitInvalid
+		return unexpectedArg(fs.Arg(0), "")
 	}
-	usageErr := func(err error) int {
-		fmt.Fprintf(env.stderr, "hubprov emulate: %v\n", err)
-		return exitInvalid
+	usageErr := func(err error) error {
+		var ce *cliError
+		if errors.As(err, &ce) {
+			return err
+		}
+		return invalidf("%v", err)
 	}
 	if err := checkLoopback(*addr, *allowRemote); err != nil {
 		return usageErr(err)
@@ -82,8 +86,7 @@ Counters are served at /_emulator/stats.`, env)
 
 	srv, err := emulator.Start(*addr, emulator.New(opts))
 	if err != nil {
-		fmt.Fprintf(env.stderr, "hubprov emulate: %v\n", err)
-		return exitFailures
+		return failuresf("%v", err)
 	}
 	fmt.Fprintf(env.stdout, `hubprov emulator listening on %s
 Cloud Elements:   %s
@@ -95,13 +98,13 @@ Credentials accepted:
   Flow Service: Authorization: Bearer %s; x-api-key: %s; x-gw-ims-org-id: %s; x-sandbox-name: any
 `, srv.Addr(), srv.CloudElementsURL(), srv.CloudElementsURL(), srv.FlowServiceURL(), srv.StatsURL(),
 		opts.User, opts.Organization, opts.FlowToken, opts.FlowAPIKey, opts.FlowIMSOrg)
-	fmt.Fprintln(env.stderr, "hubprov emulate: serving; press Ctrl-C to stop")
+	env.log.Info().Msg("serving; press Ctrl-C to stop")
 	<-ctx.Done()
-	fmt.Fprintln(env.stderr, "hubprov emulate: stopping")
+	env.log.Info().Msg("stopping")
 	if err := srv.Close(); err != nil {
-		fmt.Fprintf(env.stderr, "hubprov emulate: %v\n", err)
+		return failuresf("%v", err)
 	}
-	return exitOK
+	return nil
 }
 
 // checkLoopback refuses a listen address that is not loopback unless allowed.
@@ -116,7 +119,7 @@ func checkLoopback(addr string, allow bool) error {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("--addr %q is not a loopback address\nhint: pass --allow-remote to serve the emulator beyond this machine", addr)
+	return invalidf("--addr %q is not a loopback address", addr).withHint("pass --allow-remote to serve the emulator beyond this machine")
 }
 
 // parseRateLimit parses N/D, e.g. 100/10s (D defaults to 1s when only N is given: "100" is 100/1s).

@@ -10,7 +10,7 @@ import (
 	"github.com/hubprov/hubprov/provision"
 )
 
-func runPlan(ctx context.Context, env *cmdEnv, args []string) int {
+func runPlan(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("plan", "hubprov plan -f MANIFEST... [flags]",
 		`Reads the platform's instances of the set (one list request per 200 instances) and
 prints, per account, create, update (which fields), unchanged or, with --prune, delete.
@@ -25,34 +25,31 @@ exactly that plan, or refuses if the manifests or the platform moved in between.
 	verbose := fs.Bool("verbose", false, "also list unchanged accounts (text format)")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when changes are pending, 0 when none")
 	emulate := fs.Bool("emulate", false, "plan against the built-in emulator (state kept in "+emulatorState+")")
-	if code, ok := parseFlags(fs, env, args); !ok {
-		return code
+	if err := parseFlags(fs, env, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(env.stderr, "hubprov plan: unexpected argument %q\nhint: manifests are given with -f\n", fs.Arg(0))
-		return exitInvalid
+		return unexpectedArg(fs.Arg(0), "manifests are given with -f")
 	}
 	if *asJSON {
 		*format = "json"
 	}
 	if *format != "text" && *format != "json" && *format != "markdown" {
-		fmt.Fprintf(env.stderr, "hubprov plan: --format %q: want text, json or markdown\n", *format)
-		return exitInvalid
+		return invalidf("--format %q: want text, json or markdown", *format)
 	}
 	if *out != "" {
 		if err := safefile.CheckOutput(*out); err != nil {
-			fmt.Fprintf(env.stderr, "hubprov plan: --out %s: %v; nothing was sent\nhint: remove it, or pass another path\n", *out, err)
-			return exitInvalid
+			return invalidf("--out %s: %v; nothing was sent", *out, err).withHint("remove it, or pass another path")
 		}
 	}
-	s, code := openSession(env, &c, 8, *emulate)
-	if s == nil {
-		return code
+	s, err := openSession(env, &c, 8, *emulate)
+	if err != nil {
+		return err
 	}
 	defer s.close(env)
-	plan, code := s.plan(ctx, env, *prune, "")
-	if code != exitOK {
-		return code
+	plan, err := s.plan(ctx, *prune, "")
+	if err != nil {
+		return err
 	}
 	if *out != "" {
 		sp := plan.Save(provision.SavedPlan{
@@ -60,8 +57,7 @@ exactly that plan, or refuses if the manifests or the platform moved in between.
 			Manifests: manifestFiles(s), Prune: *prune, Select: c.selectors, Shard: c.shard,
 		})
 		if err := safefile.WriteAtomic(*out, func(w io.Writer) error { return provision.WriteSaved(w, sp) }); err != nil {
-			fmt.Fprintf(env.stderr, "hubprov plan: %v\n", err)
-			return exitFailures
+			return failuresf("%v", err)
 		}
 		s.log.Info().Str("path", *out).Msg("plan saved: apply it with 'hubprov apply " + *out + "'")
 	}
@@ -75,9 +71,9 @@ exactly that plan, or refuses if the manifests or the platform moved in between.
 		_ = plan.WriteText(env.stdout, *verbose)
 	}
 	if *detailed && plan.HasChanges() {
-		return exitChanges
+		return exitStatus(exitChanges)
 	}
-	return exitOK
+	return nil
 }
 
 // manifestFiles lists the session's manifest files with their digests.

@@ -23,24 +23,22 @@ Subcommands:
 Run 'hubprov report merge --help' for its flags.
 `
 
-func runReport(ctx context.Context, env *cmdEnv, args []string) int {
+func runReport(ctx context.Context, env *cmdEnv, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprint(env.stderr, reportUsage)
-		return exitInvalid
+		return exitStatus(exitInvalid)
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(env.stdout, reportUsage)
-		return exitOK
+		return nil
 	case "merge":
 		return runReportMerge(ctx, env, args[1:])
 	}
-	fmt.Fprintf(env.stderr, "hubprov report: unknown subcommand %q\n", args[0])
-	fmt.Fprint(env.stderr, reportUsage)
-	return exitInvalid
+	return invalidf("unknown subcommand %q", args[0]).withHint("run 'hubprov report --help' for its subcommands")
 }
 
-func runReportMerge(_ context.Context, env *cmdEnv, args []string) int {
+func runReportMerge(_ context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("report merge", "hubprov report merge [--out PATH] REPORT.json...",
 		`Merges the reports of the shards of one run (apply or destroy --shard i/n, one report
 per job) into one report, as one unsharded run would have written it: accounts sorted
@@ -53,17 +51,17 @@ differ) and an account that appears in more than one report, naming them.
 The merged report holds the instance tokens, like its inputs: it goes to stdout,
 or with --out to a file written atomically with mode 0600.`, env)
 	outPath := fs.String("out", "", "write the merged report to `PATH` (mode 0600) instead of stdout")
-	if code, ok := parseFlags(fs, env, args); !ok {
-		return code
+	var lf logFlags
+	lf.register(fs)
+	if err := parseFlags(fs, env, args); err != nil {
+		return err
 	}
 	if fs.NArg() == 0 {
-		fmt.Fprintln(env.stderr, "hubprov report merge: no report given\nhint: hubprov report merge shard-0.json shard-1.json ... > all.json")
-		return exitInvalid
+		return invalidf("no report given").withHint("hubprov report merge shard-0.json shard-1.json ... > all.json")
 	}
 	if *outPath != "" {
 		if err := safefile.CheckOutput(*outPath); err != nil {
-			fmt.Fprintf(env.stderr, "hubprov report merge: --out %s: %v\nhint: remove it, or pass another path\n", *outPath, err)
-			return exitInvalid
+			return invalidf("--out %s: %v", *outPath, err).withHint("remove it, or pass another path")
 		}
 	}
 	paths := fs.Args()
@@ -71,22 +69,21 @@ or with --out to a file written atomically with mode 0600.`, env)
 	for i, p := range paths {
 		r, err := loadReportFile(p)
 		if err != nil {
-			fmt.Fprintf(env.stderr, "hubprov report merge: %v\n", err)
-			return exitInvalid
+			return invalidf("%v", err)
 		}
 		reps[i] = r
 	}
 	merged, err := provision.MergeReports(reps...)
 	if err != nil {
-		fmt.Fprintf(env.stderr, "hubprov report merge: %v; nothing was written\n", err)
+		e := invalidf("%v; nothing was written", err)
 		if len(paths) > 1 {
 			names := make([]string, len(paths))
 			for i, p := range paths {
 				names[i] = fmt.Sprintf("%d %s", i+1, p)
 			}
-			fmt.Fprintf(env.stderr, "hint: the reports in the order given: %s\n", strings.Join(names, ", "))
+			e.withHint("the reports in the order given: %s", strings.Join(names, ", "))
 		}
-		return exitInvalid
+		return e
 	}
 	if *outPath != "" {
 		err = safefile.WriteAtomic(*outPath, merged.WriteJSON)
@@ -94,13 +91,12 @@ or with --out to a file written atomically with mode 0600.`, env)
 		err = merged.WriteJSON(env.stdout)
 	}
 	if err != nil {
-		fmt.Fprintf(env.stderr, "hubprov report merge: %v\n", err)
-		return exitFailures
+		return failuresf("%v", err)
 	}
 	s := merged.Summary
-	fmt.Fprintf(env.stderr, "merged %d %s: %d accounts: %d created, %d updated, %d deleted, %d unchanged, %d failed, %d skipped\n",
+	env.ui.note("merged %d %s: %d accounts: %d created, %d updated, %d deleted, %d unchanged, %d failed, %d skipped",
 		len(reps), plural(len(reps), "report"), s.Total, s.Created, s.Updated, s.Deleted, s.Unchanged, s.Failed, s.Skipped)
-	return exitOK
+	return nil
 }
 
 // maxReport bounds the size of a report file read by report merge.

@@ -10,7 +10,7 @@ import (
 	"github.com/hubprov/hubprov/manifest"
 )
 
-func runValidate(_ context.Context, env *cmdEnv, args []string) int {
+func runValidate(_ context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("validate", "hubprov validate -f FILE|FOLDER [-f ...] [--format text|json|github] [--resolve-secrets] [--strict]",
 		"Checks manifests against the JSON Schema and the domain rules, and reports every problem at once\n"+
 			"as file:line:col. Sends nothing anywhere. Exit 0 when valid (warnings allowed), 3 when invalid.", env)
@@ -19,22 +19,21 @@ func runValidate(_ context.Context, env *cmdEnv, args []string) int {
 	format := fs.String("format", "text", "output `format`: text (file:line:col: severity: message, then a hint), json (an array), github (workflow annotations)")
 	resolve := fs.Bool("resolve-secrets", false, "also resolve every {env: NAME} and {file: PATH} secret reference, as plan and apply do")
 	strict := fs.Bool("strict", false, "treat warnings as errors (exit 3)")
-	if code, ok := parseFlags(fs, env, args); !ok {
-		return code
+	var lf logFlags
+	lf.register(fs)
+	if err := parseFlags(fs, env, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(env.stderr, "hubprov validate: unexpected argument %q (manifests go after -f)\n", fs.Arg(0))
-		return exitInvalid
+		return unexpectedArg(fs.Arg(0), "manifests are given with -f")
 	}
 	switch *format {
 	case "text", "json", "github":
 	default:
-		fmt.Fprintf(env.stderr, "hubprov validate: unknown --format %q (text, json or github)\n", *format)
-		return exitInvalid
+		return invalidf("--format %q: want text, json or github", *format)
 	}
 	if len(files) == 0 {
-		fmt.Fprintln(env.stderr, "hubprov validate: no manifest: pass -f FILE or -f FOLDER")
-		return exitInvalid
+		return errNoManifest()
 	}
 
 	// Each set is its own run, so a folder of independent manifests validates too.
@@ -66,18 +65,11 @@ func runValidate(_ context.Context, env *cmdEnv, args []string) int {
 		}
 	}
 	if errs > 0 {
-		fmt.Fprintf(env.stderr, "invalid: %d %s, %d %s\n", errs, plural(errs, "error"), warns, plural(warns, "warning"))
-		return exitInvalid
+		env.ui.note("invalid: %d %s, %d %s", errs, plural(errs, "error"), warns, plural(warns, "warning"))
+		return exitStatus(exitInvalid)
 	}
-	fmt.Fprintf(env.stderr, "valid: %d %s in %d %s, %d %s\n", accounts, plural(accounts, "account"), nfiles, plural(nfiles, "file"), warns, plural(warns, "warning"))
-	return exitOK
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return word
-	}
-	return word + "s"
+	env.ui.note("valid: %d %s in %d %s, %d %s", accounts, plural(accounts, "account"), nfiles, plural(nfiles, "file"), warns, plural(warns, "warning"))
+	return nil
 }
 
 // jsonProblem is one problem in --format json.

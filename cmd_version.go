@@ -10,10 +10,10 @@ import (
 // version is set at build time: -ldflags "-X main.version=v1.2.3".
 var version = "dev"
 
-func runVersion(_ context.Context, env *cmdEnv, args []string) int {
+func runVersion(_ context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("version", "hubprov version", "Prints hubprov's version, the commit it was built from and the Go version.", env)
-	if code, ok := parseFlags(fs, env, args); !ok {
-		return code
+	if err := parseFlags(fs, env, args); err != nil {
+		return err
 	}
 	commit, modified := "unknown", ""
 	if info, ok := debug.ReadBuildInfo(); ok {
@@ -29,5 +29,5 @@ func runVersion(_ context.Context, env *cmdEnv, args []string) int {
 		}
 	}
 	fmt.Fprintf(env.stdout, "hubprov %s\ncommit %s%s\n%s %s/%s\n", version, commit, modified, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	return exitOK
+	return nil
 }

@@ -1,11 +1,14 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"strings"
 )
+
+// errHelp is returned by parseFlags after --help printed the usage: exit 0.
+var errHelp = exitStatus(exitOK)
 
 // newFlagSet returns a flag set whose --help prints usage, then the description, then every flag.
 func newFlagSet(name, usageLine, description string, env *cmdEnv) *flag.FlagSet {
@@ -24,9 +27,9 @@ func newFlagSet(name, usageLine, description string, env *cmdEnv) *flag.FlagSet 
 	return fs
 }
 
-// parseFlags parses args. When it returns ok false, the command returns code:
-// exitOK after --help (usage went to stdout), exitInvalid after a usage error.
-func parseFlags(fs *flag.FlagSet, env *cmdEnv, args []string) (code int, ok bool) {
+// parseFlags parses args. It returns errHelp after --help (usage went to
+// stdout), or a usage error (exit 3).
+func parseFlags(fs *flag.FlagSet, env *cmdEnv, args []string) error {
 	help := false
 	for _, a := range args {
 		if a == "--" {
@@ -34,23 +37,22 @@ func parseFlags(fs *flag.FlagSet, env *cmdEnv, args []string) (code int, ok bool
 		}
 		if a == "-h" || a == "-help" || a == "--help" {
 			help = true
-			fs.SetOutput(env.stdout)
 		}
 	}
-	if !help {
-		// After a usage error, a pointer to the help rather than all of it.
-		fs.Usage = func() { fmt.Fprintf(fs.Output(), "Run 'hubprov %s --help' for its flags.\n", fs.Name()) }
+	if help {
+		fs.SetOutput(env.stdout)
+		fs.Usage()
+		return errHelp
 	}
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	// Flags may follow positional arguments ("apply plan.json --emulate"):
 	// parse, set the first argument aside, parse the rest, until none is left.
 	var positional []string
 	for {
 		err := fs.Parse(args)
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, false
-		}
 		if err != nil {
-			return exitInvalid, false
+			return invalidf("%v", err).withHint("run 'hubprov %s --help' for its flags", fs.Name())
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -63,7 +65,16 @@ func parseFlags(fs *flag.FlagSet, env *cmdEnv, args []string) (code int, ok bool
 		positional, args = append(positional, rest[0]), rest[1:]
 	}
 	_ = fs.Parse(append([]string{"--"}, positional...))
-	return 0, true
+	return nil
+}
+
+// unexpectedArg is the usage error for an argument a command does not take.
+func unexpectedArg(arg, hint string) error {
+	e := invalidf("unexpected argument %q", arg)
+	if hint != "" {
+		e.withHint("%s", hint)
+	}
+	return e
 }
 
 // stringList is a repeatable string flag.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,9 +13,6 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/term"
-
-	"github.com/hubprov/hubprov/manifest"
-	"github.com/hubprov/hubprov/provision"
 )
 
 // redactor replaces every known secret value with [redacted]. It guards the
@@ -26,14 +24,8 @@ type redactor struct {
 	r      atomic.Pointer[strings.Replacer]
 }
 
-func newRedactor(m *manifest.Manifest) *redactor {
-	r := &redactor{values: map[string]bool{}}
-	var vals []string
-	for _, s := range m.Secrets() {
-		vals = append(vals, s.Reveal())
-	}
-	r.add(vals...)
-	return r
+func newRedactor() *redactor {
+	return &redactor{values: map[string]bool{}}
 }
 
 // add makes vs secrets to redact; the replacer is rebuilt once per call, so
@@ -106,83 +98,81 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// newLogger builds the run's logger on stderr: console on a terminal, JSON otherwise.
-func newLogger(env *cmdEnv, format, level string, r *redactor) (zerolog.Logger, error) {
-	lvl, err := zerolog.ParseLevel(level)
-	if err != nil || level == "" {
-		return zerolog.Nop(), fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+// logFlags are --log-format and --log-level. run reads them from the
+// arguments before any command parses them, so that the one logger, and every
+// line on stderr, has its format from the start; each command's flag set
+// declares them too, which checks their values and lists them in its help.
+type logFlags struct {
+	format, level string
+}
+
+// scanLogFlags finds --log-format and --log-level among args.
+func scanLogFlags(args []string) logFlags {
+	var lf logFlags
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || (name != "log-format" && name != "log-level") {
+			continue
+		}
+		if !hasVal && i+1 < len(args) {
+			i++
+			val = args[i]
+		}
+		if name == "log-format" {
+			lf.format = val
+		} else {
+			lf.level = val
+		}
 	}
-	if format == "" {
+	return lf
+}
+
+// register declares the flags on fs, checking their values.
+func (lf *logFlags) register(fs *flag.FlagSet) {
+	fs.Func("log-format", "log format on stderr: console or json (default: console on a terminal, json otherwise)", func(v string) error {
+		if v != "console" && v != "json" {
+			return fmt.Errorf("want console or json")
+		}
+		lf.format = v
+		return nil
+	})
+	fs.Func("log-level", "log level: debug, info, warn or error (default info)", func(v string) error {
+		if _, err := zerolog.ParseLevel(v); err != nil || v == "" || v == "trace" || v == "fatal" || v == "panic" || v == "disabled" {
+			return fmt.Errorf("want debug, info, warn or error")
+		}
+		lf.level = v
+		return nil
+	})
+}
+
+// newEnv builds the process's environment for the command in args: stderr
+// serialized and scrubbed of secrets, the one logger, the ui.
+func newEnv(args []string, stdin io.Reader, stdout, stderr io.Writer) *cmdEnv {
+	locked := &lockedWriter{w: stderr}
+	env := &cmdEnv{stdin: stdin, stdout: stdout, stderr: locked, getenv: os.Getenv, redactor: newRedactor()}
+	lf := scanLogFlags(args)
+	lvl, err := zerolog.ParseLevel(lf.level)
+	if err != nil || lf.level == "" {
+		lvl = zerolog.InfoLevel
+	}
+	term := isTerminal(stderr)
+	format := lf.format
+	if format != "console" && format != "json" {
 		format = "json"
-		if isTerminal(env.stderr) {
+		if term {
 			format = "console"
 		}
 	}
-	var w io.Writer = redactWriter{w: env.stderr, r: r}
-	switch format {
-	case "json":
-	case "console":
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !isTerminal(env.stderr)}
-	default:
-		return zerolog.Nop(), fmt.Errorf("--log-format %q: want console or json", format)
+	scrubbed := redactWriter{w: locked, r: env.redactor}
+	var w io.Writer = scrubbed
+	if format == "console" {
+		w = zerolog.ConsoleWriter{Out: scrubbed, TimeFormat: time.TimeOnly, NoColor: !term}
 	}
-	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
-}
-
-// showProgress draws a progress bar on a terminal, or logs a line every
-// interval elsewhere, until stop is closed.
-func showProgress(env *cmdEnv, log zerolog.Logger, p *provision.Progress, bar bool, stop <-chan struct{}) (wait func()) {
-	done := make(chan struct{})
-	start := time.Now()
-	tick := 5 * time.Second
-	if bar {
-		tick = 200 * time.Millisecond
-	}
-	go func() {
-		defer close(done)
-		t := time.NewTicker(tick)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				if bar {
-					fmt.Fprintf(env.stderr, "\r%s\n", progressLine(p, start))
-				}
-				return
-			case <-t.C:
-				if bar {
-					fmt.Fprintf(env.stderr, "\r%s", progressLine(p, start))
-				} else {
-					log.Info().Int64("done", p.Done.Load()).Int64("total", p.Total).
-						Int64("created", p.Created.Load()).Int64("updated", p.Updated.Load()).
-						Int64("deleted", p.Deleted.Load()).Int64("failed", p.Bad.Load()).
-						Msg("progress")
-				}
-			}
-		}
-	}()
-	return func() { <-done }
-}
-
-func progressLine(p *provision.Progress, start time.Time) string {
-	done, total := p.Done.Load(), p.Total
-	const width = 30
-	fill := 0
-	if total > 0 {
-		fill = int(done * width / total)
-	}
-	elapsed := time.Since(start).Seconds()
-	ratePerS := 0.0
-	if elapsed > 0 {
-		ratePerS = float64(done) / elapsed
-	}
-	eta := "--"
-	if ratePerS > 0 && done < total {
-		eta = (time.Duration(float64(total-done)/ratePerS) * time.Second).Round(time.Second).String()
-	} else if done >= total {
-		eta = "0s"
-	}
-	return fmt.Sprintf("[%s%s] %d/%d  created %d  updated %d  deleted %d  failed %d  %.0f/s  ETA %s   ",
-		strings.Repeat("=", fill), strings.Repeat(" ", width-fill), done, total,
-		p.Created.Load(), p.Updated.Load(), p.Deleted.Load(), p.Bad.Load(), ratePerS, eta)
+	env.log = zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+	env.ui = &ui{w: scrubbed, json: lf.format == "json", log: env.log}
+	return env
 }

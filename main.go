@@ -4,14 +4,16 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/rs/zerolog"
 )
 
-// Exit codes, the same for every command (README "Exit codes").
+// Exit codes, the same for every command (README "Exit codes"). exitCode in
+// tui.go is the one switch that picks them.
 const (
 	exitOK       = 0 // success; plan: no changes, or changes without --detailed-exitcode
 	exitFailures = 1 // some accounts failed, the rest done
@@ -24,7 +26,7 @@ const (
 type command struct {
 	name    string
 	summary string
-	run     func(ctx context.Context, env *cmdEnv, args []string) int
+	run     func(ctx context.Context, env *cmdEnv, args []string) error
 }
 
 // commands lists every subcommand in the order --help shows them.
@@ -47,17 +49,22 @@ func main() {
 	os.Exit(code)
 }
 
-// cmdEnv is what every command gets from the process: its streams and environment.
+// cmdEnv is what every command gets from the process: its streams and
+// environment, the one logger, and the ui that prints its errors.
 type cmdEnv struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	log            zerolog.Logger
+	ui             *ui
+	redactor       *redactor // every known secret value, scrubbed from stderr
 }
 
+// run runs the command args name and returns the process's exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	env := &cmdEnv{stdin: stdin, stdout: stdout, stderr: &lockedWriter{w: stderr}, getenv: os.Getenv}
+	env := newEnv(args, stdin, stdout, stderr)
 	if len(args) == 0 {
-		usage(stderr)
+		usage(env.stderr)
 		return exitInvalid
 	}
 	name := args[0]
@@ -65,7 +72,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "-h", "-help", "--help", "help":
 		if len(args) > 1 {
 			if c := lookup(args[1]); c != nil {
-				return c.run(ctx, env, []string{"--help"})
+				return env.ui.exit(c.name, c.run(ctx, env, []string{"--help"}))
 			}
 		}
 		usage(stdout)
@@ -75,11 +82,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	c := lookup(name)
 	if c == nil {
-		fmt.Fprintf(stderr, "hubprov: unknown command %q\n", name)
-		usage(stderr)
-		return exitInvalid
+		code := env.ui.exit("", invalidf("unknown command %q", name))
+		usage(env.stderr)
+		return code
 	}
-	return c.run(ctx, env, args[1:])
+	return env.ui.exit(c.name, c.run(ctx, env, args[1:]))
 }
 
 func lookup(name string) *command {
@@ -92,7 +99,7 @@ func lookup(name string) *command {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `hubprov provisions HubSpot connector instances in bulk from reviewed manifests.
+	_, _ = io.WriteString(w, `hubprov provisions HubSpot connector instances in bulk from reviewed manifests.
 
 Usage:
   hubprov <command> [flags]
@@ -100,9 +107,9 @@ Usage:
 Commands:
 `)
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-15s %s\n", c.name, c.summary)
+		_, _ = io.WriteString(w, "  "+padRight(c.name, 15)+" "+c.summary+"\n")
 	}
-	fmt.Fprint(w, `
+	_, _ = io.WriteString(w, `
 Run 'hubprov <command> --help' for a command's flags.
 
 Exit codes:
@@ -112,4 +119,11 @@ Exit codes:
   3  invalid manifest or usage: nothing was sent
   4  aborted: platform credentials rejected, failure budget exceeded, or interrupted
 `)
+}
+
+func padRight(s string, n int) string {
+	for len(s) < n {
+		s += " "
+	}
+	return s
 }

@@ -5,13 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"hash/fnv"
 	"net"
 	"net/http"
 	"net/url"
-	"path"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -33,71 +29,29 @@ type commonFlags struct {
 	files     stringList
 	selectors stringList
 	shard     string
-	logFormat string
-	logLevel  string
+	log       logFlags
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.Var(&c.files, "f", "manifest file or folder (all *.yaml and *.yml inside); repeatable")
 	fs.Var(&c.selectors, "select", "only accounts whose name matches NAME or GLOB (path.Match syntax); repeatable")
 	fs.StringVar(&c.shard, "shard", "", "only shard `i/n` of the accounts (a stable hash partition, i from 0), for n parallel jobs")
-	fs.StringVar(&c.logFormat, "log-format", "", "log format on stderr: console or json (default: console on a terminal, json otherwise)")
-	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	c.log.register(fs)
 }
 
-// selection decides which accounts a run manages: --select and --shard.
-type selection struct {
-	globs    []string
-	shard, n uint64
-}
-
-func (c *commonFlags) selection() (selection, error) {
-	s := selection{globs: c.selectors, n: 1}
-	for _, g := range s.globs {
-		if _, err := path.Match(g, ""); err != nil {
-			return s, fmt.Errorf("--select %q: %w", g, err)
-		}
-	}
-	if c.shard != "" {
-		i, n, ok := strings.Cut(c.shard, "/")
-		iv, err1 := strconv.ParseUint(i, 10, 32)
-		nv, err2 := strconv.ParseUint(n, 10, 32)
-		if !ok || err1 != nil || err2 != nil || nv == 0 || iv >= nv {
-			return s, fmt.Errorf("--shard %q: want i/n with 0 <= i < n, for example 0/4", c.shard)
-		}
-		s.shard, s.n = iv, nv
+func (c *commonFlags) selection() (provision.Selection, error) {
+	s, err := provision.NewSelection(c.selectors, c.shard)
+	if err != nil {
+		return s, invalidf("%v", err)
 	}
 	return s, nil
-}
-
-// owns reports whether this run manages the account or instance named name.
-func (s selection) owns(name string) bool {
-	if s.n > 1 && shardOf(name, s.n) != s.shard {
-		return false
-	}
-	if len(s.globs) == 0 {
-		return true
-	}
-	for _, g := range s.globs {
-		if ok, _ := path.Match(g, name); ok {
-			return true
-		}
-	}
-	return false
-}
-
-// shardOf is the stable shard of a name: FNV-1a, modulo n.
-func shardOf(name string, n uint64) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(name))
-	return h.Sum64() % n
 }
 
 // session is a loaded, resolved manifest and the platform it targets.
 type session struct {
 	m        *manifest.Manifest
 	accounts []manifest.Account // selected
-	sel      selection
+	sel      provision.Selection
 	baseURL  string
 	pf       provision.Platform
 	hc       *http.Client
@@ -114,77 +68,67 @@ func (s *session) close(env *cmdEnv) {
 	}
 	if s.emu != nil {
 		if err := s.emu.close(); err != nil {
-			fmt.Fprintf(env.stderr, "hubprov: emulator: %v\n", err)
+			env.log.Error().Err(err).Msg("emulator")
 		}
 	}
 }
 
-// loadManifest loads and checks the manifest files, printing problems to stderr.
-// It returns exitInvalid when the manifest is unusable.
-func loadManifest(env *cmdEnv, c *commonFlags, resolve bool) (*manifest.Manifest, int) {
+// errNoManifest is the one wording of a command given no -f.
+func errNoManifest() error {
+	return invalidf("no manifest given").withHint("pass one or more -f FILE_OR_FOLDER")
+}
+
+// loadManifest loads and checks the manifest files, printing their problems.
+// It returns an exit-3 error when the manifest is unusable.
+func loadManifest(env *cmdEnv, c *commonFlags, resolve bool) (*manifest.Manifest, error) {
 	if len(c.files) == 0 {
-		fmt.Fprintln(env.stderr, "hubprov: no manifest given\nhint: pass one or more -f FILE_OR_FOLDER")
-		return nil, exitInvalid
+		return nil, errNoManifest()
 	}
 	m, problems := manifest.Load(c.files)
 	errs := 0
 	for _, p := range problems {
 		if p.Severity == manifest.Error {
 			errs++
-			fmt.Fprintln(env.stderr, p.String())
-			if p.Hint != "" {
-				fmt.Fprintf(env.stderr, "    hint: %s\n", p.Hint)
-			}
+			env.ui.problem(p)
 		}
 	}
 	if m == nil || errs > 0 {
-		noun := "errors"
-		if errs == 1 {
-			noun = "error"
-		}
-		fmt.Fprintf(env.stderr, "hubprov: the manifest is invalid (%d %s); nothing was sent\nhint: run 'hubprov validate' for every problem, warnings included\n", errs, noun)
-		return nil, exitInvalid
+		return nil, invalidf("the manifest is invalid (%d %s); nothing was sent", errs, plural(errs, "error")).
+			withHint("run 'hubprov validate' for every problem, warnings included")
 	}
 	if resolve {
-		if problems := m.Resolve(env.getenv); len(problems) > 0 {
-			for _, p := range problems {
-				fmt.Fprintln(env.stderr, p.String())
-				if p.Hint != "" {
-					fmt.Fprintf(env.stderr, "    hint: %s\n", p.Hint)
-				}
-			}
-			if manifest.HasErrors(problems) {
-				fmt.Fprintln(env.stderr, "hubprov: some secret references cannot be resolved; nothing was sent")
-				return nil, exitInvalid
-			}
+		problems := m.Resolve(env.getenv)
+		for _, p := range problems {
+			env.ui.problem(p)
+		}
+		if manifest.HasErrors(problems) {
+			return nil, invalidf("some secret references cannot be resolved; nothing was sent")
 		}
 	}
-	return m, exitOK
+	return m, nil
 }
 
 // openSession loads the manifest, resolves its secrets and builds the platform
 // client. With emulate, it starts the built-in emulator, accepting the
 // manifest's credentials, and targets it instead of the manifest's base URL.
-func openSession(env *cmdEnv, c *commonFlags, parallelism int, emulate bool) (*session, int) {
+func openSession(env *cmdEnv, c *commonFlags, parallelism int, emulate bool) (*session, error) {
 	sel, err := c.selection()
 	if err != nil {
-		fmt.Fprintf(env.stderr, "hubprov: %v\n", err)
-		return nil, exitInvalid
+		return nil, err
 	}
-	m, code := loadManifest(env, c, true)
-	if m == nil {
-		return nil, code
-	}
-	s := &session{m: m, sel: sel}
-	s.redactor = newRedactor(m)
-	s.scrub = s.redactor.scrub
-	s.log, err = newLogger(env, c.logFormat, c.logLevel, s.redactor)
+	m, err := loadManifest(env, c, true)
 	if err != nil {
-		fmt.Fprintf(env.stderr, "hubprov: %v\n", err)
-		return nil, exitInvalid
+		return nil, err
 	}
+	s := &session{m: m, sel: sel, log: env.log, redactor: env.redactor}
+	var secrets []string
+	for _, sec := range m.Secrets() {
+		secrets = append(secrets, sec.Reveal())
+	}
+	s.redactor.add(secrets...)
+	s.scrub = s.redactor.scrub
 	for _, a := range m.Accounts {
-		if sel.owns(a.Name) {
+		if sel.Owns(a.Name) {
 			s.accounts = append(s.accounts, a)
 		}
 	}
@@ -195,14 +139,12 @@ func openSession(env *cmdEnv, c *commonFlags, parallelism int, emulate bool) (*s
 	if emulate {
 		s.emu, err = startEmulated(m, s.log)
 		if err != nil {
-			fmt.Fprintf(env.stderr, "hubprov: start the emulator: %v\n", err)
-			return nil, exitInvalid
+			return nil, invalidf("start the emulator: %v", err)
 		}
 		s.baseURL = s.emu.baseURL(m.Target.Platform)
 	}
 	if err := checkBaseURL(s.baseURL); err != nil {
-		fmt.Fprintf(env.stderr, "hubprov: %v\n", err)
-		return nil, exitInvalid
+		return nil, err
 	}
 	s.hc = newHTTPClient(parallelism)
 	switch m.Target.Platform {
@@ -211,30 +153,36 @@ func openSession(env *cmdEnv, c *commonFlags, parallelism int, emulate bool) (*s
 	default:
 		s.pf = cloudelements.New(s.baseURL, s.hc, m.Target.Credentials, m.Target.Platform)
 	}
-	return s, exitOK
+	return s, nil
 }
 
 // checkBaseURL refuses anything but https, except http to a loopback host.
 func checkBaseURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return fmt.Errorf("base URL %q is not an absolute URL", raw)
+		return invalidf("base URL %q is not an absolute URL", raw)
 	}
 	switch u.Scheme {
 	case "https":
 		return nil
 	case "http":
-		h := u.Hostname()
-		if h == "localhost" {
+		if isLoopback(u.Hostname()) {
 			return nil
 		}
-		if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
-			return nil
-		}
-		return fmt.Errorf("base URL %q uses http:// to a host that is not loopback: credentials would cross the network in clear\nhint: use https://", raw)
+		return invalidf("base URL %q uses http:// to a host that is not loopback: credentials would cross the network in clear", raw).
+			withHint("use https://")
 	default:
-		return fmt.Errorf("base URL %q: scheme must be https", raw)
+		return invalidf("base URL %q: scheme must be https", raw)
 	}
+}
+
+// isLoopback reports whether host is localhost or a loopback address.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // newHTTPClient returns the run's one client: a transport sized to the
@@ -257,14 +205,13 @@ func newHTTPClient(parallelism int) *http.Client {
 	}
 }
 
-// readRemote reads the platform's instances of the set and plans.
-func (s *session) plan(ctx context.Context, env *cmdEnv, prune bool, journalPath string) (provision.Plan, int) {
+// plan reads the platform's instances of the set and plans.
+func (s *session) plan(ctx context.Context, prune bool, journalPath string) (provision.Plan, error) {
 	var pending []string
 	if journalPath != "" {
 		recs, err := provision.ReadJournal(journalPath)
 		if err != nil {
-			fmt.Fprintf(env.stderr, "hubprov: %v\nhint: move the journal aside if it is not this run's\n", err)
-			return provision.Plan{}, exitInvalid
+			return provision.Plan{}, invalidf("%v", err).withHint("move the journal aside if it is not this run's")
 		}
 		pending = provision.PendingCreates(recs)
 		if len(pending) > 0 {
@@ -273,39 +220,39 @@ func (s *session) plan(ctx context.Context, env *cmdEnv, prune bool, journalPath
 	}
 	remote, err := provision.ReadRemote(ctx, s.pf, s.m.Set, pending, provision.Options{Log: s.log, Scrub: s.scrub})
 	if err != nil {
-		return provision.Plan{}, s.reportFatal(env, err)
+		return provision.Plan{}, s.fatal(err)
 	}
 	tokens := make([]string, len(remote))
 	for i := range remote {
 		tokens[i] = remote[i].Token.Reveal()
 	}
 	s.redactor.add(tokens...)
-	return provision.MakePlan(s.m.Set, s.m.Target.Platform, s.accounts, remote, provision.PlanOptions{Prune: prune, Owns: s.sel.owns}), exitOK
+	return provision.MakePlan(s.m.Set, s.m.Target.Platform, s.accounts, remote, provision.PlanOptions{Prune: prune, Owns: s.sel.Owns}), nil
 }
 
-// reportFatal prints an error that stops the command and returns its exit code.
-func (s *session) reportFatal(env *cmdEnv, err error) int {
-	fmt.Fprintf(env.stderr, "hubprov: %s\n", s.scrub(err.Error()))
+// fatal turns an error that stops the command into the error it exits with.
+func (s *session) fatal(err error) error {
+	e := newCLIError(exitFailures, errors.New(s.scrub(err.Error())))
 	switch provision.Classify(err) {
 	case provision.Systemic:
-		fmt.Fprintln(env.stderr, credentialHint(s.m))
-		return exitAborted
+		e.code = exitAborted
+		e.withHint("%s", credentialHint(s.m))
 	case provision.Canceled:
-		return exitAborted
+		e.code = exitAborted
 	}
 	if errors.Is(err, context.Canceled) {
-		return exitAborted
+		e.code = exitAborted
 	}
-	return exitFailures
+	return e
 }
 
 // credentialHint names where the rejected credentials came from.
 func credentialHint(m *manifest.Manifest) string {
 	c := m.Target.Credentials
 	if m.Target.Platform == manifest.AdobeFlow {
-		return fmt.Sprintf("hint: the platform rejected the credentials: check target.credentials.accessToken (%s), apiKey (%s), imsOrg and sandbox; IMS access tokens last 24 hours",
+		return fmt.Sprintf("the platform rejected the credentials: check target.credentials.accessToken (%s), apiKey (%s), imsOrg and sandbox; IMS access tokens last 24 hours",
 			c.AccessToken.Describe(), c.APIKey.Describe())
 	}
-	return fmt.Sprintf("hint: the platform rejected the credentials: check the user secret (%s) and the organization secret (%s) in target.credentials",
+	return fmt.Sprintf("the platform rejected the credentials: check the user secret (%s) and the organization secret (%s) in target.credentials",
 		c.User.Describe(), c.Organization.Describe())
 }

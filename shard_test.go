@@ -90,7 +90,7 @@ func TestShardsPartitionTheAccounts(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, a := range m.Accounts {
-				if !sel.owns(a.Name) {
+				if !sel.Owns(a.Name) {
 					continue
 				}
 				if j, dup := owner[a.Name]; dup {
@@ -98,7 +98,7 @@ func TestShardsPartitionTheAccounts(t *testing.T) {
 				}
 				owner[a.Name] = i
 				sizes[i]++
-				if got := shardOf(a.Name, uint64(n)); got != uint64(i) {
+				if got := provision.ShardOf(a.Name, uint64(n)); got != uint64(i) {
 					t.Fatalf("n=%d: shard %d selects %s, whose shardOf is %d", n, i, a.Name, got)
 				}
 			}
@@ -177,7 +177,7 @@ func TestShardedApplyAgainstOneEmulator(t *testing.T) {
 			if awaitsConsent(idx) {
 				ok = a.Action == provision.Create && a.Status == provision.Skipped && a.Reason == provision.ReasonAwaitingConsent
 			}
-			if shardOf(a.Name, shards) != uint64(i) || !ok {
+			if provision.ShardOf(a.Name, shards) != uint64(i) || !ok {
 				t.Errorf("shard %d report: %+v", i, a)
 			}
 			seen[a.Name]++
@@ -221,7 +221,7 @@ func TestShardedApplyAgainstOneEmulator(t *testing.T) {
 	for i := range total {
 		if i%10 == 0 && !awaitsConsent(i) {
 			name := shardAccount(i)
-			dropped[shardOf(name, shards)] = append(dropped[shardOf(name, shards)], name)
+			dropped[provision.ShardOf(name, shards)] = append(dropped[provision.ShardOf(name, shards)], name)
 			continue
 		}
 		kept = append(kept, i)
@@ -245,7 +245,7 @@ func TestShardedApplyAgainstOneEmulator(t *testing.T) {
 		switch {
 		case a.Action == provision.Delete && a.Status == provision.Succeeded:
 			deleted = append(deleted, a.Name)
-		case shardOf(a.Name, shards) != 0 || (a.Action != provision.Unchanged && a.Reason != provision.ReasonAwaitingConsent):
+		case provision.ShardOf(a.Name, shards) != 0 || (a.Action != provision.Unchanged && a.Reason != provision.ReasonAwaitingConsent):
 			t.Errorf("prune report: %+v", a)
 		}
 	}
@@ -270,9 +270,9 @@ func TestShardedApplyAgainstOneEmulator(t *testing.T) {
 			}
 			continue
 		}
-		gone := i%10 == 0 && shardOf(name, shards) == 0
+		gone := i%10 == 0 && provision.ShardOf(name, shards) == 0
 		if left[name] == gone {
-			t.Errorf("%s (shard %d, dropped %v): live %v", name, shardOf(name, shards), i%10 == 0, left[name])
+			t.Errorf("%s (shard %d, dropped %v): live %v", name, provision.ShardOf(name, shards), i%10 == 0, left[name])
 		}
 	}
 }

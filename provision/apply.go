@@ -34,10 +34,9 @@ type Options struct {
 	Rate           float64       // requests per second for the whole run; 0 means adaptive only
 	MaxAttempts    int           // attempts per request; default 5
 	RequestTimeout time.Duration // per attempt; 0 means none
-	// MaxFailures aborts the rest of the run once more accounts than this have
-	// failed; MaxFailureRatio does the same for a share of the accounts. Zero is off.
-	MaxFailures     int
-	MaxFailureRatio float64
+	// MaxFailures aborts the rest of the run once more accounts have failed
+	// than it allows; the zero value never aborts.
+	MaxFailures FailureBudget
 	// Verify reads each created or updated instance back and reports one that
 	// is not valid and enabled as Unhealthy.
 	Verify   bool
@@ -248,9 +247,7 @@ func (r *runner) one(ctx context.Context, i int) {
 		r.failed++
 		n := r.failed
 		r.mu.Unlock()
-		total := len(r.plan.Changes)
-		if (r.opts.MaxFailures > 0 && n > r.opts.MaxFailures) ||
-			(r.opts.MaxFailureRatio > 0 && float64(n) > r.opts.MaxFailureRatio*float64(total)) {
+		if r.opts.MaxFailures.exceeded(n, len(r.plan.Changes)) {
 			r.abort(fmt.Sprintf("failure budget exceeded: %d accounts failed", n), ClassBudget)
 		}
 	}

@@ -207,7 +207,7 @@ func TestMaxFailuresAbortsTheRest(t *testing.T) {
 		accts[i].Element = "no-such-element" // 404: an item error each
 	}
 	plan := provision.MakePlan("acme", manifest.CloudElements, accts, nil, provision.PlanOptions{})
-	out := provision.Apply(context.Background(), b.pf, plan, provision.Options{Parallelism: 2, MaxFailures: 5, Log: zerolog.Nop()})
+	out := provision.Apply(context.Background(), b.pf, plan, provision.Options{Parallelism: 2, MaxFailures: provision.FailureBudgetOf(5), Log: zerolog.Nop()})
 	if out.AbortClass != provision.ClassBudget {
 		t.Fatalf("abort class %q, want the failure budget", out.AbortClass)
 	}
