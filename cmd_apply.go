@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/hubprov/hubprov/internal/safefile"
@@ -24,6 +26,7 @@ type engineFlags struct {
 	junit          string
 	emulate        bool
 	noProgress     bool
+	lockTimeout    time.Duration
 }
 
 func (e *engineFlags) register(fs *flag.FlagSet) {
@@ -36,6 +39,7 @@ func (e *engineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&e.junit, "junit", "", "also write a JUnit XML file with one test case per account")
 	fs.BoolVar(&e.emulate, "emulate", false, "run against a built-in emulator on a random loopback port (state kept in "+emulatorState+")")
 	fs.BoolVar(&e.noProgress, "no-progress", false, "no progress bar; a log line every few seconds instead")
+	fs.DurationVar(&e.lockTimeout, "lock-timeout", 0, "wait up to `D` for another run holding the same report (PATH.lock) to finish (0: refuse at once)")
 }
 
 // options turns the flags into engine options.
@@ -182,6 +186,23 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 		return err
 	}
 	defer s.close(env)
+	if e.lockTimeout < 0 {
+		return invalidf("--lock-timeout %s: want 0 or more", e.lockTimeout)
+	}
+	lock, err := provision.AcquireRunLock(ctx, e.report+".lock", e.lockTimeout, lockHolder(started))
+	if err != nil {
+		ce := invalidf("%v; nothing was sent", err)
+		var le *provision.LockedError
+		if errors.As(err, &le) {
+			ce.withHint("one run at a time per report: wait for it to finish (--lock-timeout D waits), or give this run its own --report PATH")
+		}
+		return ce
+	}
+	defer func() {
+		if err := lock.Release(); err != nil {
+			s.log.Warn().Err(err).Msg("release the run lock")
+		}
+	}()
 	plan, err := s.plan(ctx, prune, journalPath)
 	if err != nil {
 		return err
@@ -249,6 +270,12 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 			withHint("rerun the same command to retry the failed accounts; the report lists each error")
 	}
 	return nil
+}
+
+// lockHolder describes this process for the run lock's holder record.
+func lockHolder(started time.Time) provision.LockHolder {
+	host, _ := os.Hostname()
+	return provision.LockHolder{PID: os.Getpid(), Host: host, StartedAt: started, Command: strings.Join(os.Args, " ")}
 }
 
 func printSummary(w io.Writer, rep provision.Report, path string) {

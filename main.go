@@ -18,7 +18,7 @@ const (
 	exitOK       = 0 // success; plan: no changes, or changes without --detailed-exitcode
 	exitFailures = 1 // some accounts failed, the rest done
 	exitChanges  = 2 // plan --detailed-exitcode: changes pending
-	exitInvalid  = 3 // invalid manifest or usage: nothing was sent
+	exitInvalid  = 3 // invalid manifest or usage, or the report is locked by another run: nothing was sent
 	exitAborted  = 4 // credentials rejected, failure budget exceeded, or interrupted
 )
 
@@ -116,7 +116,7 @@ Exit codes:
   0  success (plan: no changes, or changes without --detailed-exitcode)
   1  some accounts failed, the rest done
   2  plan --detailed-exitcode: changes pending
-  3  invalid manifest or usage: nothing was sent
+  3  invalid manifest or usage, or another run holds the report: nothing was sent
   4  aborted: platform credentials rejected, failure budget exceeded, or interrupted
 `)
 }
