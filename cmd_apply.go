@@ -282,7 +282,7 @@ func printSummary(w io.Writer, rep provision.Report, path string) {
 	s := rep.Summary
 	fmt.Fprintf(w, "Done: %d created, %d updated, %d deleted, %d unchanged, %d failed, %d skipped", s.Created, s.Updated, s.Deleted, s.Unchanged, s.Failed, s.Skipped-s.AwaitingConsent)
 	if s.AwaitingConsent > 0 {
-		fmt.Fprintf(w, ", %d awaiting consent", s.AwaitingConsent)
+		fmt.Fprintf(w, ", %d awaiting-consent", s.AwaitingConsent)
 	}
 	if s.Unhealthy > 0 {
 		fmt.Fprintf(w, ", %d unhealthy", s.Unhealthy)

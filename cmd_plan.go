@@ -19,8 +19,8 @@ exactly that plan, or refuses if the manifests or the platform moved in between.
 	var c commonFlags
 	c.register(fs)
 	prune := fs.Bool("prune", false, "also plan deleting instances of this set that the manifest no longer lists")
-	format := fs.String("format", "text", "output format: text, json or markdown (a summary table and per-account details for a pull-request comment)")
-	asJSON := fs.Bool("json", false, "print the plan as JSON (the same as --format json)")
+	format := fs.String("format", "text", "output format: text, json (the saved-plan document; its JSON Schema: hubprov schema plan) or markdown (a summary table and per-account details for a pull-request comment)")
+	asJSON := fs.Bool("json", false, "print the plan as JSON (the same as --format json): the document --out saves")
 	out := fs.String("out", "", "also save the plan to `FILE` for 'hubprov apply FILE' (no secret values)")
 	verbose := fs.Bool("verbose", false, "also list unchanged accounts (text format)")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when changes are pending, 0 when none")
@@ -51,11 +51,12 @@ exactly that plan, or refuses if the manifests or the platform moved in between.
 	if err != nil {
 		return err
 	}
+	// --json prints the document --out saves: one plan format (hubprov schema plan).
+	sp := plan.Save(provision.SavedPlan{
+		CreatedAt: time.Now().UTC(), HubprovVersion: version, BaseURL: s.baseURL, Emulated: *emulate,
+		Manifests: manifestFiles(s), Prune: *prune, Select: c.selectors, Shard: c.shard,
+	})
 	if *out != "" {
-		sp := plan.Save(provision.SavedPlan{
-			CreatedAt: time.Now().UTC(), HubprovVersion: version, BaseURL: s.baseURL, Emulated: *emulate,
-			Manifests: manifestFiles(s), Prune: *prune, Select: c.selectors, Shard: c.shard,
-		})
 		if err := safefile.WriteAtomic(*out, func(w io.Writer) error { return provision.WriteSaved(w, sp) }); err != nil {
 			return failuresf("%v", err)
 		}
@@ -63,7 +64,7 @@ exactly that plan, or refuses if the manifests or the platform moved in between.
 	}
 	switch *format {
 	case "json":
-		_ = plan.WriteJSON(env.stdout)
+		_ = provision.WriteSaved(env.stdout, sp)
 	case "markdown":
 		_ = plan.WriteMarkdown(env.stdout, fmt.Sprintf("hubprov plan: set %s on %s", s.m.Set, s.m.Target.Platform))
 	default:

@@ -15,7 +15,9 @@ import (
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
+	before := snapshotOutputs(args)
 	code := run(context.Background(), args, strings.NewReader(""), &out, &errb)
+	checkOutputs(t, args, before, code, out.String())
 	return code, out.String(), errb.String()
 }
 

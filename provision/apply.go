@@ -320,7 +320,8 @@ func (r *runner) call(ctx context.Context, op func(context.Context) error) error
 }
 
 // retrying runs op until it succeeds, fails for good, or attempts run out.
-// It returns the last error; res.Attempts counts every attempt.
+// It returns the last error; res.Attempts counts every attempt, so a lookup
+// or read on the side of the account's change passes a Result of its own.
 func (r *runner) retrying(ctx context.Context, res *Result, op func(context.Context) error) error {
 	for attempt := 1; ; attempt++ {
 		res.Attempts++
@@ -362,7 +363,8 @@ func (r *runner) create(ctx context.Context, c Change, res *Result) (*Instance, 
 		case Ambiguous:
 			r.opts.Log.Info().Str("account", c.Name).Str("error", r.opts.Scrub(err.Error())).Msg("create outcome unknown: looking it up before any retry")
 			var found *Instance
-			lerr := r.retrying(ctx, res, func(ctx context.Context) error {
+			// The lookup is not an attempt of the create: res.Attempts counts creates sent.
+			lerr := r.retrying(ctx, &Result{Name: res.Name}, func(ctx context.Context) error {
 				var err error
 				found, err = r.pf.Lookup(ctx, d.Set, d.Account.Name)
 				return err
@@ -405,7 +407,7 @@ func (r *runner) update(ctx context.Context, c Change, res *Result) (*Instance, 
 			}
 			return &inst, nil
 		}
-		if gerr := r.retrying(ctx, res, func(ctx context.Context) error {
+		if gerr := r.retrying(ctx, &Result{Name: res.Name}, func(ctx context.Context) error {
 			var err error
 			cur, err = r.pf.Get(ctx, c.Remote.ID)
 			return err
@@ -430,7 +432,7 @@ func (r *runner) delete(ctx context.Context, c Change, res *Result) error {
 // verify reads the instance back and marks it Unhealthy unless valid and enabled.
 func (r *runner) verify(ctx context.Context, res *Result) {
 	var inst Instance
-	err := r.retrying(ctx, res, func(ctx context.Context) error {
+	err := r.retrying(ctx, &Result{Name: res.Name}, func(ctx context.Context) error {
 		var err error
 		inst, err = r.pf.Get(ctx, res.InstanceID)
 		return err

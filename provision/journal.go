@@ -121,7 +121,7 @@ func (j *Journal) Intent(name string) error {
 
 // Outcome records how an account ended.
 func (j *Journal) Outcome(r Result) error {
-	rec := JournalRecord{Time: time.Now().UTC(), Type: "outcome", Name: r.Name, Action: r.Action, Status: r.Status, InstanceID: r.InstanceID}
+	rec := JournalRecord{Time: time.Now().UTC(), Type: "outcome", Name: r.Name, Action: r.Action.Word(), Status: r.Status, InstanceID: r.InstanceID}
 	if r.Error != nil {
 		rec.Class = r.Error.Class
 	}

@@ -17,11 +17,25 @@ const (
 	Update    Action = "update"
 	Unchanged Action = "unchanged"
 	Delete    Action = "delete"
+	// Duplicate resolves extra live instances of one account: the oldest is
+	// kept, the others deleted.
+	Duplicate Action = "duplicate"
 	// AwaitConsent is an oauth2 account without an authorization code and
 	// without an instance: nothing can be sent until its portal owner grants
 	// consent (hubprov authorize-urls prints the links). It is not a change.
-	AwaitConsent Action = "await-consent"
+	// Every output shows it as the action create with the reason
+	// awaiting-consent (ReasonAwaitingConsent), in the plan and the report alike.
+	AwaitConsent Action = "create:awaiting-consent"
 )
+
+// Word is the action as outputs name it: create, update, unchanged, delete or
+// duplicate (AwaitConsent is a create).
+func (a Action) Word() Action {
+	if a == AwaitConsent {
+		return Create
+	}
+	return a
+}
 
 // Change is the plan for one account, or for one instance to delete.
 type Change struct {

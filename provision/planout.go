@@ -1,7 +1,6 @@
 package provision
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -22,7 +21,7 @@ func (p *Plan) WriteText(w io.Writer, verbose bool) error {
 			continue
 		}
 		sym := map[Action]string{Create: "+", Update: "~", Delete: "-", Unchanged: " ", AwaitConsent: "?"}[c.Action]
-		fmt.Fprintf(&b, "  %s %-*s  %-13s", sym, width, c.Name, c.Action)
+		fmt.Fprintf(&b, "  %s %-*s  %-9s", sym, width, c.Name, c.Action.Word())
 		switch c.Action {
 		case Create:
 			a := c.Desired.Account
@@ -36,7 +35,7 @@ func (p *Plan) WriteText(w io.Writer, verbose bool) error {
 		case Delete, Unchanged:
 			fmt.Fprintf(&b, "  instance %s", c.Remote.ID)
 		case AwaitConsent:
-			fmt.Fprintf(&b, "  %s, oauth2 without a code: waits for consent", c.Desired.Account.Element)
+			fmt.Fprintf(&b, "  %s, %s: oauth2 without a code", c.Desired.Account.Element, ReasonAwaitingConsent)
 		}
 		b.WriteString("\n")
 	}
@@ -47,61 +46,29 @@ func (p *Plan) WriteText(w io.Writer, verbose bool) error {
 		fmt.Fprintf(&b, "Plan: %d to create, %d to update, %d to delete, %d unchanged.\n", n[Create], n[Update], n[Delete], n[Unchanged])
 	}
 	if n[AwaitConsent] > 0 {
-		fmt.Fprintf(&b, "%d oauth2 accounts wait for consent: `hubprov authorize-urls` prints their consent links; add each code to the manifest.\n", n[AwaitConsent])
+		fmt.Fprintf(&b, "%d %s: oauth2 accounts without a code; `hubprov authorize-urls` prints their consent links, then add each code to the manifest.\n", n[AwaitConsent], ReasonAwaitingConsent)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-// PlanJSON is the machine-readable plan printed by `plan --json`. It holds no secret.
-type PlanJSON struct {
-	Version  int              `json:"version"`
-	Set      string           `json:"set"`
-	Platform string           `json:"platform"`
-	Summary  map[Action]int   `json:"summary"`
-	Changes  []PlanChangeJSON `json:"changes"`
+// PlanSummary counts a plan's changes by action, as plan --json, --out and
+// the Markdown plan show them. AwaitingConsent counts the creates that wait
+// for consent; Create does not include them.
+type PlanSummary struct {
+	Create          int `json:"create"`
+	Update          int `json:"update"`
+	Unchanged       int `json:"unchanged"`
+	Delete          int `json:"delete"`
+	Duplicate       int `json:"duplicate"`
+	AwaitingConsent int `json:"awaitingConsent"`
 }
 
-// PlanChangeJSON is one change of PlanJSON.
-type PlanChangeJSON struct {
-	Name        string   `json:"name"`
-	Action      Action   `json:"action"`
-	Element     string   `json:"element,omitempty"`
-	Fields      []string `json:"fields,omitempty"`
-	InstanceID  string   `json:"instanceId,omitempty"`
-	Fingerprint string   `json:"fingerprint,omitempty"`
-	ETag        string   `json:"etag,omitempty"`
-}
-
-// JSON returns the machine-readable form of the plan.
-func (p *Plan) JSON() PlanJSON {
-	out := PlanJSON{Version: 1, Set: p.Set, Platform: string(p.Platform), Summary: p.Counts(), Changes: make([]PlanChangeJSON, len(p.Changes))}
-	for _, a := range []Action{Create, Update, Unchanged, Delete, AwaitConsent} {
-		out.Summary[a] += 0
-	}
-	for i, c := range p.Changes {
-		j := PlanChangeJSON{Name: c.Name, Action: c.Action, Fields: c.Fields}
-		if c.Desired != nil {
-			j.Element = c.Desired.Account.Element
-			j.Fingerprint = c.Desired.Fingerprint
-		}
-		if c.Remote != nil {
-			j.InstanceID = c.Remote.ID
-			j.ETag = c.Remote.ETag
-			if j.Element == "" {
-				j.Element = c.Remote.Element
-			}
-		}
-		out.Changes[i] = j
-	}
-	return out
-}
-
-// WriteJSON prints the plan as indented JSON.
-func (p *Plan) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(p.JSON())
+// Summary counts the plan's changes.
+func (p *Plan) Summary() PlanSummary {
+	n := p.Counts()
+	return PlanSummary{Create: n[Create], Update: n[Update], Unchanged: n[Unchanged], Delete: n[Delete],
+		Duplicate: n[Duplicate], AwaitingConsent: n[AwaitConsent]}
 }
 
 // markdownRows bounds the per-account table of WriteMarkdown: a pull-request
@@ -117,7 +84,7 @@ func (p *Plan) WriteMarkdown(w io.Writer, title string) error {
 	if !p.HasChanges() {
 		fmt.Fprintf(&b, "**No changes.** %d accounts of set `%s` are up to date.\n\n", n[Unchanged], p.Set)
 	}
-	b.WriteString("| create | update | delete | unchanged | awaiting consent |\n|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| create | update | delete | unchanged | awaiting-consent |\n|---:|---:|---:|---:|---:|\n")
 	fmt.Fprintf(&b, "| %d | %d | %d | %d | %d |\n\n", n[Create], n[Update], n[Delete], n[Unchanged], n[AwaitConsent])
 	rows, more := 0, 0
 	var unchanged []string
@@ -149,9 +116,9 @@ func (p *Plan) WriteMarkdown(w io.Writer, title string) error {
 		case Delete:
 			details = "instance " + c.Remote.ID + " is no longer in the manifest"
 		case AwaitConsent:
-			details = "oauth2 without a code: waits for consent (`hubprov authorize-urls`)"
+			details = ReasonAwaitingConsent + ": oauth2 without a code (`hubprov authorize-urls` prints the consent link)"
 		}
-		fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s |\n", sym, c.Name, c.Action, mdEscape(elem), mdEscape(details))
+		fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s |\n", sym, c.Name, c.Action.Word(), mdEscape(elem), mdEscape(details))
 	}
 	if more > 0 {
 		fmt.Fprintf(&b, "\n… and %d more changes: see the saved plan (`hubprov plan --out`) for all of them.\n", more)

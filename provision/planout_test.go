@@ -22,9 +22,9 @@ func TestMarkdownPlan(t *testing.T) {
 	md := b.String()
 	for _, want := range []string{
 		"### plan for acme\n",
-		"| create | update | delete | unchanged | awaiting consent |\n|---:|---:|---:|---:|---:|\n| 398 | 1 | 1 | 0 | 1 |\n",
+		"| create | update | delete | unchanged | awaiting-consent |\n|---:|---:|---:|---:|---:|\n| 398 | 1 | 1 | 0 | 1 |\n",
 		"| ✏️ | `portal-00000` | update | hubspotcrm | changes tags",
-		"| ⏳ | `portal-00001` | await-consent |",
+		"| ⏳ | `portal-00001` | create | hubspot | awaiting-consent: ",
 		"… and 101 more changes",
 	} {
 		if !strings.Contains(md, want) {

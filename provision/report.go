@@ -5,6 +5,9 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -75,12 +78,8 @@ func NewReport(run RunInfo, out Outcome) Report {
 	run.Requests, run.Throttled, run.Retries = out.Requests, out.Throttled, out.Retries
 	rep := Report{Version: 1, Run: run, Accounts: make([]AccountReport, len(out.Results))}
 	for i, r := range out.Results {
-		act := r.Action
-		if act == AwaitConsent {
-			act = Create // the report's actions are create, update, unchanged and delete
-		}
 		rep.Accounts[i] = AccountReport{
-			Name: r.Name, Element: r.Element, Action: act, Fields: r.Fields, Status: r.Status, Reason: r.Reason,
+			Name: r.Name, Element: r.Element, Action: r.Action.Word(), Fields: r.Fields, Status: r.Status, Reason: r.Reason,
 			InstanceID: r.InstanceID, Token: r.Token.Reveal(), Attempts: r.Attempts,
 			DurationMs: r.Duration.Milliseconds(), Error: r.Error,
 		}
@@ -125,13 +124,23 @@ func (r Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-// WriteJUnit writes one JUnit test case per account: failed and unhealthy
-// accounts are failures, skipped accounts are skipped. It holds no token.
+// WriteJUnit writes the run as one JUnit <testsuite> for CI test tabs
+// (Jenkins, GitLab, GitHub reporters): one test case per account, named by the
+// account and classed by the set, so a case keeps its history from run to run
+// whatever the action. The action, status, instance id and attempts go in the
+// case's system-out. An unhealthy account, or one the platform refused (class
+// item), is a failure; any other failed account an error (the platform or the
+// run broke); a skipped account is skipped with its reason. The suite carries
+// the counts, the start time in UTC without a zone suffix (the Ant schema's
+// form), the host and the run's properties. It holds no token.
 func (r Report) WriteJUnit(w io.Writer) error {
-	type failure struct {
-		Message string `xml:"message,attr"`
+	type problem struct {
 		Type    string `xml:"type,attr"`
-		Text    string `xml:",chardata"`
+		Message string `xml:"message,attr,omitempty"`
+		Text    string `xml:",cdata"`
+	}
+	type text struct {
+		Text string `xml:",cdata"`
 	}
 	type skipped struct {
 		Message string `xml:"message,attr,omitempty"`
@@ -140,47 +149,81 @@ func (r Report) WriteJUnit(w io.Writer) error {
 		Name      string   `xml:"name,attr"`
 		Classname string   `xml:"classname,attr"`
 		Time      string   `xml:"time,attr"`
-		Failure   *failure `xml:"failure,omitempty"`
+		Failure   *problem `xml:"failure,omitempty"`
+		Error     *problem `xml:"error,omitempty"`
 		Skipped   *skipped `xml:"skipped,omitempty"`
+		SystemOut text     `xml:"system-out"`
+	}
+	type property struct {
+		Name  string `xml:"name,attr"`
+		Value string `xml:"value,attr"`
 	}
 	type testsuite struct {
-		XMLName   xml.Name   `xml:"testsuite"`
-		Name      string     `xml:"name,attr"`
-		Tests     int        `xml:"tests,attr"`
-		Failures  int        `xml:"failures,attr"`
-		Skipped   int        `xml:"skipped,attr"`
-		Time      string     `xml:"time,attr"`
-		Timestamp string     `xml:"timestamp,attr"`
-		Cases     []testcase `xml:"testcase"`
+		XMLName    xml.Name   `xml:"testsuite"`
+		Name       string     `xml:"name,attr"`
+		Tests      int        `xml:"tests,attr"`
+		Failures   int        `xml:"failures,attr"`
+		Errors     int        `xml:"errors,attr"`
+		Skipped    int        `xml:"skipped,attr"`
+		Time       string     `xml:"time,attr"`
+		Timestamp  string     `xml:"timestamp,attr"`
+		Hostname   string     `xml:"hostname,attr"`
+		Properties []property `xml:"properties>property"`
+		Cases      []testcase `xml:"testcase"`
+		SystemOut  string     `xml:"system-out"`
+		SystemErr  string     `xml:"system-err"`
 	}
 	ts := testsuite{
 		Name:      fmt.Sprintf("hubprov %s %s", r.Run.Command, r.Run.Set),
 		Tests:     len(r.Accounts),
 		Time:      seconds(r.Run.FinishedAt.Sub(r.Run.StartedAt)),
-		Timestamp: r.Run.StartedAt.UTC().Format(time.RFC3339),
+		Timestamp: r.Run.StartedAt.UTC().Format("2006-01-02T15:04:05"),
+		Hostname:  junitHost(),
 	}
+	prop := func(name, value string) {
+		if value != "" {
+			ts.Properties = append(ts.Properties, property{name, value})
+		}
+	}
+	prop("command", r.Run.Command)
+	prop("set", r.Run.Set)
+	prop("platform", r.Run.Platform)
+	prop("baseURL", r.Run.BaseURL)
+	prop("hubprovVersion", r.Run.HubprovVersion)
+	for i, m := range r.Run.Manifests {
+		prop(fmt.Sprintf("manifest.%d", i), m.Path+" sha256:"+m.SHA256)
+	}
+	prop("requests", strconv.Itoa(r.Run.Requests))
+	prop("aborted", r.Run.Aborted)
 	for _, a := range r.Accounts {
 		tc := testcase{
-			Name:      fmt.Sprintf("%s %s", a.Action, a.Name),
-			Classname: "hubprov." + r.Run.Set,
+			Name:      a.Name,
+			Classname: r.Run.Set,
 			Time:      seconds(time.Duration(a.DurationMs) * time.Millisecond),
+			SystemOut: text{a.junitOut()},
 		}
 		switch a.Status {
 		case Failed, Unhealthy:
-			ts.Failures++
-			f := &failure{Type: string(a.Status)}
+			p := &problem{Type: string(a.Status)}
 			if a.Error != nil {
-				f.Type = string(a.Error.Class)
-				f.Message = a.Error.Message
-				f.Text = fmt.Sprintf("status: %s\nclass: %s\nhttpStatus: %d\nrequestId: %s\nattempts: %d\n%s",
-					a.Status, a.Error.Class, a.Error.HTTPStatus, a.Error.RequestID, a.Attempts, a.Error.Message)
+				p.Type, p.Message = string(a.Error.Class), a.Error.Message
+				p.Text = a.Error.Message
 			}
-			tc.Failure = f
+			if a.Status == Unhealthy || a.Error == nil || a.Error.Class == Item {
+				ts.Failures++
+				tc.Failure = p
+			} else {
+				ts.Errors++
+				tc.Error = p
+			}
 		case Skipped:
 			ts.Skipped++
-			tc.Skipped = &skipped{Message: r.Run.Aborted}
-			if a.Reason == ReasonAwaitingConsent {
-				tc.Skipped.Message = "oauth2 account without a code: waits for consent (hubprov authorize-urls prints the link)"
+			tc.Skipped = &skipped{Message: a.Reason}
+			switch {
+			case a.Reason == ReasonAwaitingConsent:
+				tc.Skipped.Message = ReasonAwaitingConsent + ": an oauth2 account without a code waits for its portal owner's consent (hubprov authorize-urls prints the link)"
+			case a.Reason == "" && r.Run.Aborted != "":
+				tc.Skipped.Message = "the run stopped early: " + r.Run.Aborted
 			}
 		}
 		ts.Cases = append(ts.Cases, tc)
@@ -195,6 +238,42 @@ func (r Report) WriteJUnit(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// junitOut is an account's system-out in the JUnit file: what was done and
+// how it went, one "key: value" a line, without the token.
+func (a AccountReport) junitOut() string {
+	var b strings.Builder
+	line := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(&b, "%s: %s\n", k, v)
+		}
+	}
+	line("action", string(a.Action))
+	line("status", string(a.Status))
+	line("reason", a.Reason)
+	line("element", a.Element)
+	line("fields", strings.Join(a.Fields, ", "))
+	line("instanceId", a.InstanceID)
+	line("attempts", strconv.Itoa(a.Attempts))
+	if e := a.Error; e != nil {
+		line("class", string(e.Class))
+		if e.HTTPStatus != 0 {
+			line("httpStatus", strconv.Itoa(e.HTTPStatus))
+		}
+		line("requestId", e.RequestID)
+		line("message", e.Message)
+	}
+	return b.String()
+}
+
+// junitHost names the machine in the JUnit file; "localhost" when unknown,
+// as the Ant schema asks.
+var junitHost = func() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "localhost"
 }
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }

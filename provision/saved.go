@@ -28,14 +28,16 @@ type SavedPlan struct {
 	Prune          bool           `json:"prune,omitempty"`
 	Select         []string       `json:"select,omitempty"`
 	Shard          string         `json:"shard,omitempty"`
-	Summary        map[Action]int `json:"summary"`
+	Summary        PlanSummary    `json:"summary"`
 	Changes        []SavedChange  `json:"changes"`
 }
 
 // SavedChange is one account of a SavedPlan: what the plan will do and what it saw.
 type SavedChange struct {
-	Name        string       `json:"name"`
-	Action      Action       `json:"action"`
+	Name   string `json:"name"`
+	Action Action `json:"action"` // as outputs name it: AwaitConsent is create, with Reason
+	// Reason is ReasonAwaitingConsent for a create that waits for consent.
+	Reason      string       `json:"reason,omitempty"`
 	Element     string       `json:"element,omitempty"`
 	Fields      []string     `json:"fields,omitempty"`
 	Fingerprint string       `json:"fingerprint,omitempty"` // the desired spec fingerprint
@@ -57,7 +59,7 @@ const SavedPlanKind = "hubprov-plan"
 func (p *Plan) Save(info SavedPlan) SavedPlan {
 	info.Version, info.Kind = 1, SavedPlanKind
 	info.Set, info.Platform = p.Set, string(p.Platform)
-	info.Summary = p.JSON().Summary
+	info.Summary = p.Summary()
 	info.Changes = make([]SavedChange, len(p.Changes))
 	for i, c := range p.Changes {
 		info.Changes[i] = savedChange(c)
@@ -66,7 +68,10 @@ func (p *Plan) Save(info SavedPlan) SavedPlan {
 }
 
 func savedChange(c Change) SavedChange {
-	s := SavedChange{Name: c.Name, Action: c.Action, Fields: c.Fields}
+	s := SavedChange{Name: c.Name, Action: c.Action.Word(), Fields: c.Fields}
+	if c.Action == AwaitConsent {
+		s.Reason = ReasonAwaitingConsent
+	}
 	if c.Desired != nil {
 		s.Element = c.Desired.Account.Element
 		s.Fingerprint = c.Desired.Fingerprint
@@ -139,8 +144,8 @@ func (sp SavedPlan) Compare(now Plan) []Moved {
 
 func diffSaved(old, cur SavedChange) string {
 	switch {
-	case old.Action != cur.Action:
-		return fmt.Sprintf("planned to %s, now %s", old.Action, cur.Action)
+	case old.Action != cur.Action || old.Reason != cur.Reason:
+		return fmt.Sprintf("planned to %s, now %s", old.word(), cur.word())
 	case old.Fingerprint != cur.Fingerprint:
 		return "its manifest entry changed"
 	case (old.Remote == nil) != (cur.Remote == nil):
@@ -156,6 +161,14 @@ func diffSaved(old, cur SavedChange) string {
 		return fmt.Sprintf("instance %s changed on the platform (fields %v, planned %v)", cur.Remote.InstanceID, cur.Fields, old.Fields)
 	}
 	return ""
+}
+
+// word is the change's action, with its reason when it has one.
+func (c SavedChange) word() string {
+	if c.Reason != "" {
+		return string(c.Action) + " (" + c.Reason + ")"
+	}
+	return string(c.Action)
 }
 
 // Respecified names the accounts whose desired spec differs between the saved

@@ -1,6 +1,7 @@
-// Package schema owns the manifest's JSON Schema (draft 2020-12): the embedded
-// schema/manifest.schema.json, compiled once, and validation of JSON values
-// against it or against one of its definitions.
+// Package schema owns hubprov's JSON Schemas (draft 2020-12): the manifest's
+// (schema/manifest.schema.json, compiled once, and validation of JSON values
+// against it or against one of its definitions) and those of the outputs that
+// scripts read: the report, the plan and validate's diagnostics.
 package schema
 
 import (
@@ -24,8 +25,37 @@ const ID = "https://hubprov.dev/schema/manifest.schema.json"
 //go:embed manifest.schema.json
 var raw []byte
 
-// JSON returns the schema document.
+//go:embed report.schema.json
+var reportRaw []byte
+
+//go:embed plan.schema.json
+var planRaw []byte
+
+//go:embed diagnostics.schema.json
+var diagnosticsRaw []byte
+
+// JSON returns the manifest schema document.
 func JSON() []byte { return bytes.Clone(raw) }
+
+// Names lists the schemas Document knows, the manifest's first.
+var Names = []string{"manifest", "report", "plan", "diagnostics"}
+
+// Document returns the schema document called name: "manifest", "report"
+// (hubprov-report.json), "plan" (plan --json and --out) or "diagnostics"
+// (validate --format json). ok is false for any other name.
+func Document(name string) (doc []byte, ok bool) {
+	switch name {
+	case "manifest":
+		return JSON(), true
+	case "report":
+		return bytes.Clone(reportRaw), true
+	case "plan":
+		return bytes.Clone(planRaw), true
+	case "diagnostics":
+		return bytes.Clone(diagnosticsRaw), true
+	}
+	return nil, false
+}
 
 // Violation is one failed schema rule.
 type Violation struct {
