@@ -74,6 +74,7 @@ func TestEmulateServesSeeds(t *testing.T) {
 		t.Fatal("no seed bodies")
 	}
 	creates := 0
+	codes := map[string]bool{}
 	for _, f := range files {
 		body, err := os.ReadFile(f)
 		if err != nil {
@@ -91,6 +92,19 @@ func TestEmulateServesSeeds(t *testing.T) {
 			}
 		default:
 			st, b := send("POST", urls["Cloud Elements"]+"/instances", ce, string(body))
+			var sent struct {
+				ProviderData struct{ Code string } `json:"providerData"`
+			}
+			_ = json.Unmarshal(body, &sent)
+			if c := sent.ProviderData.Code; c != "" && codes[c] {
+				// Seeds share codes, and a code is single-use: the platform refuses the second.
+				if st != 400 || !strings.Contains(string(b), "BAD_AUTH_CODE") {
+					t.Errorf("%s: a used code: %d %s, want 400 BAD_AUTH_CODE", f, st, b)
+				}
+				continue
+			} else if c != "" {
+				codes[c] = true
+			}
 			var m map[string]any
 			if st != 200 || json.Unmarshal(b, &m) != nil || m["token"] == nil {
 				t.Errorf("%s: %d %s", f, st, b)

@@ -9,3 +9,7 @@ func FastRetries() (restore func()) {
 	backoffBase, backoffCap, maxRetryAfter = time.Millisecond, 5*time.Millisecond, 20*time.Millisecond
 	return func() { backoffBase, backoffCap, maxRetryAfter = b, c, m }
 }
+
+// LegacyFingerprint is the spec marker of the releases before independent
+// halves, for the migration tests.
+var LegacyFingerprint = legacyFingerprint

@@ -39,12 +39,37 @@ func (a Action) Word() Action {
 
 // Change is the plan for one account, or for one instance to delete.
 type Change struct {
-	Name    string
-	Action  Action
-	Fields  []string  // for an update: what differs ("tags", "configuration.<key>", "credentials", ...)
-	Desired *Desired  // nil for a delete
-	Remote  *Instance // nil for a create
+	Name   string
+	Action Action
+	// Fields names what an update changes ("tags", "description",
+	// "configuration.<key>", "credentials", "spec"), in the order of Diff.
+	Fields  []string
+	Diff    []FieldChange // for an update: old -> new of each field
+	Desired *Desired      // nil for a delete
+	Remote  *Instance     // nil for a create
 }
+
+// FieldChange is one field an update changes, with the value the platform
+// shows (Old) and the one the manifest wants (New): a string, or the sorted
+// tags for "tags". "credentials" (a secret changed) and "spec" (a field the
+// platform does not show changed) carry no values: a secret is never shown.
+// Old is nil for a configuration key the platform does not show.
+type FieldChange struct {
+	Field    string
+	Old, New any
+}
+
+// Field names of FieldChange besides "configuration.<key>".
+const (
+	FieldName        = "name"
+	FieldElement     = "element"
+	FieldTags        = "tags"
+	FieldDescription = "description"
+	FieldCredentials = "credentials"
+	FieldSpec        = "spec"
+	// ConfigurationPrefix starts the field of one configuration key.
+	ConfigurationPrefix = "configuration."
+)
 
 // Plan is the list of changes that makes the platform match a manifest.
 type Plan struct {
@@ -98,10 +123,9 @@ func MakePlan(set string, platform manifest.Platform, accounts []manifest.Accoun
 	for _, a := range accounts {
 		d := &Desired{Account: a, Set: set, Fingerprint: Fingerprint(set, a)}
 		i, ok := byName[a.Name]
-		noCode := NeedsConsent(a)
 		if !ok {
 			act := Create
-			if noCode {
+			if NeedsConsent(a) {
 				act = AwaitConsent
 			}
 			p.Changes = append(p.Changes, Change{Name: a.Name, Action: act, Desired: d})
@@ -109,18 +133,18 @@ func MakePlan(set string, platform manifest.Platform, accounts []manifest.Accoun
 		}
 		matched[i] = true
 		r := &remote[i]
-		if noCode && len(r.Fingerprint) == 16 {
-			// A code is used once: removing it after the instance exists keeps
-			// the instance's grant, so the secrets count as unchanged.
-			d.Fingerprint = d.Fingerprint[:8] + r.Fingerprint[8:]
-		}
-		fields := diff(d, r)
-		d.Reauth = secretsChanged(r.Fingerprint, d.Fingerprint)
+		var delta specDelta
+		d.Fingerprint, delta = compareSpec(set, a, r.Fingerprint)
+		changes := diff(d, r, delta)
 		act := Unchanged
-		if len(fields) > 0 {
+		if len(changes) > 0 {
 			act = Update
 		}
-		p.Changes = append(p.Changes, Change{Name: a.Name, Action: act, Fields: fields, Desired: d, Remote: r})
+		c := Change{Name: a.Name, Action: act, Diff: changes, Desired: d, Remote: r}
+		for _, f := range changes {
+			c.Fields = append(c.Fields, f.Field)
+		}
+		p.Changes = append(p.Changes, c)
 	}
 	if opts.Prune {
 		var dels []Change
@@ -137,18 +161,26 @@ func MakePlan(set string, platform manifest.Platform, accounts []manifest.Accoun
 	return p
 }
 
-// diff lists the fields in which the remote instance differs from the desired one.
-func diff(d *Desired, r *Instance) []string {
-	var fields []string
+// diff lists the fields in which the remote instance differs from the
+// desired one, old -> new, and sets d.Send to what an update must send.
+func diff(d *Desired, r *Instance, delta specDelta) []FieldChange {
+	var out []FieldChange
 	a := d.Account
+	if r.Name != a.Name {
+		out = append(out, FieldChange{Field: FieldName, Old: r.Name, New: a.Name})
+		d.Send.Name = true
+	}
 	if r.Element != "" && a.Element != "" && r.Element != a.Element {
-		fields = append(fields, "element")
+		out = append(out, FieldChange{Field: FieldElement, Old: r.Element, New: a.Element})
 	}
-	if !sameSet(a.Tags, r.Tags) {
-		fields = append(fields, "tags")
+	// Flow Service connections (no element) have no tags, Cloud Elements
+	// instances no description.
+	if a.Element != "" && !sameSet(a.Tags, r.Tags) {
+		out = append(out, FieldChange{Field: FieldTags, Old: sortedTags(r.Tags), New: sortedTags(a.Tags)})
 	}
-	if r.Description != a.Description && d.Account.Element == "" {
-		fields = append(fields, "description")
+	if r.Description != a.Description && a.Element == "" {
+		out = append(out, FieldChange{Field: FieldDescription, Old: r.Description, New: a.Description})
+		d.Send.Description = true
 	}
 	keys := make([]string, 0, len(a.Configuration))
 	for k := range a.Configuration {
@@ -156,22 +188,36 @@ func diff(d *Desired, r *Instance) []string {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
+		want := configString(a.Configuration[k])
 		got, shown := r.Configuration[k]
-		if shown && got != configString(a.Configuration[k]) {
-			fields = append(fields, "configuration."+k)
+		switch {
+		case shown && got != want:
+			out = append(out, FieldChange{Field: ConfigurationPrefix + k, Old: got, New: want})
+		case !shown && delta.Public:
+			// Not shown (absent, null or masked): it may be what changed.
+			out = append(out, FieldChange{Field: ConfigurationPrefix + k, New: want})
+		default:
+			continue
 		}
+		d.Send.Configuration = append(d.Send.Configuration, k)
 	}
-	if r.Fingerprint != d.Fingerprint {
-		if secretsChanged(r.Fingerprint, d.Fingerprint) {
-			fields = append(fields, "credentials")
-		}
-		if len(r.Fingerprint) != 16 || r.Fingerprint[:8] != d.Fingerprint[:8] {
-			if len(fields) == 0 || fields[len(fields)-1] == "credentials" {
-				fields = append(fields, "spec")
-			}
-		}
+	if delta.Public && len(out) == 0 {
+		// Only a field the platform does not show can explain the change.
+		out = append(out, FieldChange{Field: FieldSpec})
+		d.Send.Auth = true
 	}
-	return fields
+	if delta.credentials() {
+		out = append(out, FieldChange{Field: FieldCredentials})
+		d.Send.Credentials = true
+		d.Send.Code = delta.Code
+	}
+	return out
+}
+
+func sortedTags(tags []string) []string {
+	out := append([]string{}, tags...)
+	sort.Strings(out)
+	return out
 }
 
 // configString is how the platform shows a configuration value: as a string.

@@ -42,10 +42,30 @@ type Desired struct {
 	Account     manifest.Account // secrets resolved
 	Set         string
 	Fingerprint string // the spec marker value; see Fingerprint
-	// Reauth says the account's secrets changed, so an update must send them
-	// (credential configuration keys and providerData). When false, an update
-	// sends only name, tags, description and non-secret configuration.
-	Reauth bool
+	// Send says what an update sends; Create ignores it.
+	Send UpdateFields
+}
+
+// UpdateFields says what an update sends besides what carries the markers,
+// which is always sent: the whole tag set (Cloud Elements, Open Connectors;
+// a PATCH replaces it) or the description (Flow Service). The zero value
+// sends nothing else.
+type UpdateFields struct {
+	Name        bool
+	Description bool
+	// Configuration lists the user's configuration keys to send: those whose
+	// value differs from what the platform shows, or that it does not show.
+	Configuration []string
+	// Auth sends the non-secret auth settings (auth type, client id, callback
+	// URL, scopes): a field the platform does not show changed.
+	Auth bool
+	// Credentials sends the secrets, because the secret half changed: the
+	// secret configuration keys and tokens (Cloud Elements, Open Connectors) or
+	// /auth/params (Flow Service).
+	Credentials bool
+	// Code sends providerData.code: the manifest's authorization code changed
+	// (a new consent). A code is single-use, so it is never sent otherwise.
+	Code bool
 }
 
 // Instance is what the platform holds for one account: a Cloud Elements or Open
@@ -61,6 +81,9 @@ type Instance struct {
 	ETag          string            // Flow Service version, echoed in If-Match
 	Valid         bool              // the platform says the instance works
 	Enabled       bool              // not disabled
-	Set           string            // from the set marker; empty when unmarked
-	Fingerprint   string            // from the spec marker
+	// Health says Valid and Enabled come from the platform's answer; false
+	// when the answer did not say (verify then reads the instance by id).
+	Health      bool
+	Set         string // from the set marker; empty when unmarked
+	Fingerprint string // from the spec marker
 }

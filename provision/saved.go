@@ -189,11 +189,8 @@ func (sp SavedPlan) Respecified(set string, accounts []manifest.Account, owns fu
 		}
 		now[a.Name] = true
 		fp, ok := then[a.Name]
-		cur := Fingerprint(set, a)
-		if NeedsConsent(a) && len(fp) == 16 {
-			cur, fp = cur[:8], fp[:8] // MakePlan kept the instance's secret half
-		}
-		if !ok || fp != cur {
+		// Without a code, MakePlan kept the instance's code part.
+		if !ok || !sameSpec(fp, Fingerprint(set, a), NeedsConsent(a)) {
 			moved = append(moved, a.Name)
 		}
 	}

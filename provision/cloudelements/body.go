@@ -59,13 +59,17 @@ type instanceBody struct {
 	Name          string         `json:"name"`
 }
 
-// patchBody is the body of PATCH /instances/{id}.
+// patchBody is the body of PATCH /instances/{id}: what changed, and always
+// the whole tag set, which a PATCH replaces.
 type patchBody struct {
-	Name          string         `json:"name"`
+	Name          string         `json:"name,omitempty"`
 	Tags          []string       `json:"tags"`
-	Configuration map[string]any `json:"configuration"`
+	Configuration map[string]any `json:"configuration,omitempty"`
 	ProviderData  map[string]any `json:"providerData,omitempty"`
 }
+
+// credentialKeys are the configuration keys of an auth block that hold secrets.
+var credentialKeys = map[string]bool{keyAPIKey: true, keyClientSecret: true}
 
 // createBody builds the body the platform documents for the account's auth
 // type (seed documents 000, 002, 003).
@@ -80,16 +84,39 @@ func createBody(d provision.Desired) instanceBody {
 	}
 }
 
-// updateBody builds the PATCH body: name, all tags, non-secret configuration
-// and, when d.Reauth, the credential keys and providerData.
+// updateBody builds the PATCH body from d.Send: the whole tag set; the name
+// and the user configuration keys that changed; the non-secret auth keys when
+// a field the platform does not show changed; the secret keys and tokens only
+// when the secret half changed; the authorization code only when it changed.
 func updateBody(d provision.Desired) patchBody {
-	b := patchBody{
-		Name:          d.Account.Name,
-		Tags:          tags(d),
-		Configuration: configuration(d.Account, d.Reauth),
+	s, a := d.Send, d.Account
+	b := patchBody{Tags: tags(d)}
+	if s.Name {
+		b.Name = a.Name
 	}
-	if d.Reauth {
-		b.ProviderData = providerData(d.Account.Auth)
+	full := configuration(a, true)
+	cfg := map[string]any{}
+	for _, k := range s.Configuration {
+		if v, ok := full[k]; ok && !authKeys[k] {
+			cfg[k] = v
+		}
+	}
+	for k, v := range full {
+		if !authKeys[k] {
+			continue
+		}
+		if credentialKeys[k] && s.Credentials || !credentialKeys[k] && (s.Auth || s.Credentials) {
+			cfg[k] = v
+		}
+	}
+	if len(cfg) > 0 {
+		b.Configuration = cfg
+	}
+	switch {
+	case a.Auth.Type == manifest.AuthOAuth2 && s.Code:
+		b.ProviderData = providerData(a.Auth)
+	case a.Auth.Type == manifest.AuthOAuth2Tokens && s.Credentials:
+		b.ProviderData = providerData(a.Auth)
 	}
 	return b
 }

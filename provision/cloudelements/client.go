@@ -148,8 +148,9 @@ func (c *Client) Create(ctx context.Context, d provision.Desired) (provision.Ins
 	return r.instance(), nil
 }
 
-// Update patches cur to match d: name, the whole tag set (PATCH replaces it),
-// non-secret configuration and, when d.Reauth, the credentials.
+// Update patches cur to match d: the whole tag set (PATCH replaces it) and
+// what d.Send names; credentials only when the secret half changed, the
+// authorization code only when it changed (see updateBody).
 func (c *Client) Update(ctx context.Context, cur provision.Instance, d provision.Desired) (provision.Instance, error) {
 	body := updateBody(d)
 	secrets := append(accountSecrets(d.Account), cur.Token.Reveal())

@@ -269,59 +269,97 @@ func TestRequests(t *testing.T) {
 			method: "GET", path: "/instances/58772", query: url.Values{},
 		},
 		{
-			name: "update",
+			name: "update tags only",
 			call: func(c *Client) error {
 				_, err := c.Update(context.Background(), cur, desired(acct))
 				return err
 			},
 			reply:  reply{body: inst},
 			method: "PATCH", path: "/instances/58772", query: url.Values{},
-			body: `{"name":"acme-crm","tags":["Docs","hubprov:set=acme-migration","hubprov:spec=0123456789abcdef"],
+			body: `{"tags":["Docs","hubprov:set=acme-migration","hubprov:spec=0123456789abcdef"]}`,
+		},
+		{
+			name: "update a configuration key",
+			call: func(c *Client) error {
+				d := desired(acct)
+				d.Send.Configuration = []string{"event.notification.enabled"}
+				_, err := c.Update(context.Background(), cur, d)
+				return err
+			},
+			reply:  reply{body: inst},
+			method: "PATCH", path: "/instances/58772", query: url.Values{},
+			body: `{"tags":["Docs","hubprov:set=acme-migration","hubprov:spec=0123456789abcdef"],
 				"configuration":{"event.notification.enabled":true}}`,
 		},
 		{
-			name: "update reauth oauth2Tokens",
+			name: "update hidden auth settings oauth2",
 			call: func(c *Client) error {
-				d := desired(acct)
-				d.Reauth = true
+				d := desired(account(manifest.ElementCRM, manifest.AuthOAuth2))
+				d.Send.Auth, d.Send.Name = true, true
 				_, err := c.Update(context.Background(), cur, d)
 				return err
 			},
 			reply:  reply{body: inst},
 			method: "PATCH", path: "/instances/58772", query: url.Values{},
 			body: `{"name":"acme-crm","tags":["Docs","hubprov:set=acme-migration","hubprov:spec=0123456789abcdef"],
-				"configuration":{"event.notification.enabled":true,"oauth.api.key":"` + clientID + `","oauth.api.secret":"` + secClient + `",
+				"configuration":{"authentication.type":"oauth2","oauth.api.key":"` + clientID + `","oauth.callback.url":"` + callback + `"}}`,
+		},
+		{
+			name: "update credentials oauth2Tokens",
+			call: func(c *Client) error {
+				d := desired(acct)
+				d.Send.Credentials = true
+				_, err := c.Update(context.Background(), cur, d)
+				return err
+			},
+			reply:  reply{body: inst},
+			method: "PATCH", path: "/instances/58772", query: url.Values{},
+			body: `{"tags":["Docs","hubprov:set=acme-migration","hubprov:spec=0123456789abcdef"],
+				"configuration":{"oauth.api.key":"` + clientID + `","oauth.api.secret":"` + secClient + `",
 					"oauth.callback.url":"` + callback + `","oauth.scope":"contacts-rw+offline"},
 				"providerData":{"apikey":"` + clientID + `","access_token":"` + secAccess + `","refresh_token":"` + secRefresh + `","expires_in":"1800"}}`,
 		},
 		{
-			name: "update reauth oauth2",
+			name: "update a rotated client secret oauth2 sends no code",
 			call: func(c *Client) error {
 				d := desired(account(manifest.ElementCRM, manifest.AuthOAuth2))
-				d.Reauth = true
+				d.Send.Credentials = true
 				_, err := c.Update(context.Background(), cur, d)
 				return err
 			},
 			reply:  reply{body: inst},
 			method: "PATCH", path: "/instances/58772", query: url.Values{},
-			body: `{"name":"acme-crm","tags":["Docs","hubprov:set=acme-migration","hubprov:spec=0123456789abcdef"],
-				"configuration":{"create.bulk.properties":"false","filter.response.nulls":true,"authentication.type":"oauth2",
+			body: `{"tags":["Docs","hubprov:set=acme-migration","hubprov:spec=0123456789abcdef"],
+				"configuration":{"authentication.type":"oauth2",
+					"oauth.api.key":"` + clientID + `","oauth.api.secret":"` + secClient + `","oauth.callback.url":"` + callback + `"}}`,
+		},
+		{
+			name: "update a new code oauth2",
+			call: func(c *Client) error {
+				d := desired(account(manifest.ElementCRM, manifest.AuthOAuth2))
+				d.Send.Credentials, d.Send.Code = true, true
+				_, err := c.Update(context.Background(), cur, d)
+				return err
+			},
+			reply:  reply{body: inst},
+			method: "PATCH", path: "/instances/58772", query: url.Values{},
+			body: `{"tags":["Docs","hubprov:set=acme-migration","hubprov:spec=0123456789abcdef"],
+				"configuration":{"authentication.type":"oauth2",
 					"oauth.api.key":"` + clientID + `","oauth.api.secret":"` + secClient + `","oauth.callback.url":"` + callback + `"},
 				"providerData":{"code":"` + secCode + `"}}`,
 		},
 		{
-			name: "update reauth apiKey has no providerData",
+			name: "update credentials apiKey has no providerData",
 			call: func(c *Client) error {
 				d := desired(account(manifest.ElementCRM, manifest.AuthAPIKey))
-				d.Reauth = true
+				d.Send.Credentials = true
 				_, err := c.Update(context.Background(), cur, d)
 				return err
 			},
 			reply:  reply{body: inst},
 			method: "PATCH", path: "/instances/58772", query: url.Values{},
-			body: `{"name":"acme-crm","tags":["Docs","hubprov:set=acme-migration","hubprov:spec=0123456789abcdef"],
-				"configuration":{"create.bulk.properties":"false","filter.response.nulls":true,"authentication.type":"apiKey",
-					"hubspot.authorization.apikey":"` + secAPIKey + `"}}`,
+			body: `{"tags":["Docs","hubprov:set=acme-migration","hubprov:spec=0123456789abcdef"],
+				"configuration":{"authentication.type":"apiKey","hubspot.authorization.apikey":"` + secAPIKey + `"}}`,
 		},
 		{
 			name:   "delete",
@@ -526,7 +564,7 @@ func callOp(c *Client, op string) error {
 	d := desired(account(manifest.ElementCRM, manifest.AuthOAuth2Tokens))
 	d.Account.Auth.Code = lit(secCode)
 	d.Account.Auth.APIKey = lit(secAPIKey)
-	d.Reauth = true
+	d.Send.Credentials, d.Send.Code = true, true
 	cur := provision.Instance{ID: "58772", Token: lit(secToken)}
 	var err error
 	switch op {
@@ -730,5 +768,26 @@ func TestName(t *testing.T) {
 	c := New("", nil, creds(), manifest.CloudElements)
 	if c.base != DefaultBaseURL {
 		t.Errorf("base = %s", c.base)
+	}
+}
+
+// Acceptance 6: the platform's own create example answers tags as objects; the
+// create succeeds with its id, markers read from the objects.
+func TestCreateAnswerWithTagObjects(t *testing.T) {
+	body := strings.Replace(instanceJSON(58772, "acme-crm"), `"tags":null`,
+		`"tags":[{"id":12,"name":"Docs"},{"id":13,"name":"hubprov:set=`+testSet+`"},{"id":14,"name":"hubprov:spec=`+testFP+`"}]`, 1)
+	c, _ := newTestClient(t, reply{body: body})
+	in, err := c.Create(context.Background(), desired(account(manifest.ElementCRM, manifest.AuthAPIKey)))
+	if err != nil {
+		t.Fatalf("create answered with tag objects: %v", err)
+	}
+	if in.ID != "58772" || !reflect.DeepEqual(in.Tags, []string{"Docs"}) || in.Set != testSet || in.Fingerprint != testFP {
+		t.Errorf("create = %+v", in)
+	}
+	for _, bad := range []string{`"tags":[{"id":12}]`, `"tags":[12]`, `"tags":"x"`} {
+		c, _ := newTestClient(t, reply{body: strings.Replace(instanceJSON(1, "x"), `"tags":null`, bad, 1)})
+		if _, err := c.Get(context.Background(), "1"); err == nil {
+			t.Errorf("tags %s: no error", bad)
+		}
 	}
 }

@@ -75,8 +75,8 @@ func TestContractEmulator(t *testing.T) {
 	d := desired(account(manifest.ElementCRM, manifest.AuthOAuth2))
 	d.Account.Name = "contract-oauth2"
 	d.Account.Tags = []string{"tier-2"}
-	d.Fingerprint = "fedcba9876543210"
-	d.Reauth = true
+	d.Fingerprint = "fedcba98-76543210"
+	d.Send.Credentials = true // a rotated client secret: the used code is not sent
 	up, err := c.Update(ctx, got, d)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package cloudelements
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/hubprov/hubprov/manifest"
@@ -37,6 +38,50 @@ func (f *flexID) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// flexTags is an instance's tags: strings, or objects naming the tag
+// ({"id": 12, "name": "t"}, as the platform's own create example answers).
+// null reads as no tags.
+type flexTags []string
+
+func (f *flexTags) UnmarshalJSON(b []byte) error {
+	var raws []json.RawMessage
+	if err := json.Unmarshal(b, &raws); err != nil {
+		return fmt.Errorf("tags: %w", err)
+	}
+	out := make(flexTags, 0, len(raws))
+	for _, r := range raws {
+		r = bytes.TrimSpace(r)
+		if len(r) > 0 && r[0] == '{' {
+			var o struct {
+				Name  *string `json:"name"`
+				Tag   *string `json:"tag"`
+				Value *string `json:"value"`
+			}
+			if err := json.Unmarshal(r, &o); err != nil {
+				return fmt.Errorf("tags: %w", err)
+			}
+			switch {
+			case o.Name != nil:
+				out = append(out, *o.Name)
+			case o.Tag != nil:
+				out = append(out, *o.Tag)
+			case o.Value != nil:
+				out = append(out, *o.Value)
+			default:
+				return fmt.Errorf("tags: an object without a name: %s", r)
+			}
+			continue
+		}
+		var t string
+		if err := json.Unmarshal(r, &t); err != nil {
+			return fmt.Errorf("tags: %w", err)
+		}
+		out = append(out, t)
+	}
+	*f = out
+	return nil
+}
+
 // rawInstance is the part of an instance object hubprov reads.
 type rawInstance struct {
 	ID      flexID `json:"id"`
@@ -45,10 +90,10 @@ type rawInstance struct {
 	Element struct {
 		Key string `json:"key"`
 	} `json:"element"`
-	Tags          []string       `json:"tags"`
+	Tags          flexTags       `json:"tags"`
 	Configuration map[string]any `json:"configuration"`
-	Valid         bool           `json:"valid"`
-	Disabled      bool           `json:"disabled"`
+	Valid         *bool          `json:"valid"`
+	Disabled      *bool          `json:"disabled"`
 }
 
 // instance converts the wire form: markers split off the tags, masked, null,
@@ -58,8 +103,10 @@ func (r rawInstance) instance() provision.Instance {
 		ID:      string(r.ID),
 		Name:    r.Name,
 		Element: r.Element.Key,
-		Valid:   r.Valid,
-		Enabled: !r.Disabled,
+		// An answer that leaves out valid or disabled does not say.
+		Valid:   r.Valid != nil && *r.Valid,
+		Enabled: r.Disabled == nil || !*r.Disabled,
+		Health:  r.Valid != nil && r.Disabled != nil,
 	}
 	if r.Token != "" {
 		in.Token = manifest.LiteralSecret(r.Token)

@@ -38,9 +38,11 @@ var ceElements = map[string]ceElement{
 		Desc: "HubSpot is an inbound marketing software platform that helps companies attract visitors, convert leads, and close customers."},
 }
 
-// ceSecretKeys are the configuration keys whose values responses mask.
+// ceSecretKeys are the configuration keys whose values responses mask. The
+// platform masks the OAuth client id (oauth.api.key) too (api-contract.md 1.4).
 var ceSecretKeys = map[string]bool{
 	"hubspot.authorization.apikey": true,
+	"oauth.api.key":                true,
 	"oauth.api.secret":             true,
 	"oauth.user.token":             true,
 	"oauth.user.refresh_token":     true,
@@ -328,6 +330,12 @@ func (e *Emulator) ceCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	in.valid = ceValid(in.config, b.ProviderData)
 	e.mu.Lock()
+	code, hasCode := ceCode(b.ProviderData)
+	if hasCode && e.ceCodeUsed(code) {
+		e.mu.Unlock()
+		e.ceBadAuthCode(w)
+		return
+	}
 	set, marked := in.set()
 	for _, o := range e.ceNames[in.name] {
 		if os, om := o.set(); os == set && om == marked {
@@ -338,11 +346,63 @@ func (e *Emulator) ceCreate(w http.ResponseWriter, r *http.Request) {
 	e.ceSeq++
 	in.id = e.ceSeq
 	e.ceAdd(in)
+	if hasCode {
+		e.codes[code] = in.id
+	}
 	e.stats.Creates++
 	view := e.ceJSON(in)
 	e.mu.Unlock()
 	w.Header().Set("Location", CloudElementsPrefix+"/instances/"+strconv.FormatInt(in.id, 10))
 	writeJSON(w, http.StatusOK, view)
+}
+
+// ceCode returns the authorization code of a providerData object.
+func ceCode(pd map[string]any) (string, bool) {
+	s := configString(pd["code"])
+	if s == nil || *s == "" {
+		return "", false
+	}
+	return *s, true
+}
+
+// ceCodeUsed reports whether code was exchanged before; if so it counts the
+// reuse and revokes the grant the code produced, as RFC 6749 section 4.1.2
+// says an authorization server should. Called with e.mu held.
+func (e *Emulator) ceCodeUsed(code string) bool {
+	id, used := e.codes[code]
+	if !used {
+		return false
+	}
+	e.stats.ReusedCodes++
+	if in := e.ce[id]; in != nil {
+		in.valid = false
+	}
+	return true
+}
+
+// ceBadAuthCode answers the provider error of a replayed code: the platform's
+// error body with HubSpot's token endpoint answer as providerMessage.
+func (e *Emulator) ceBadAuthCode(w http.ResponseWriter) {
+	writeJSON(w, http.StatusBadRequest, struct {
+		RequestID       string `json:"requestId"`
+		Message         string `json:"message"`
+		ProviderMessage string `json:"providerMessage"`
+	}{e.requestID(), "Failed to retrieve the OAuth access token from the provider",
+		`{"status":"BAD_AUTH_CODE","message":"missing or unknown auth code","error":"invalid_grant","error_description":"missing or unknown auth code"}`})
+}
+
+// ceCarriesCredentials reports whether an update body sends credentials:
+// providerData or a configuration key the platform masks.
+func ceCarriesCredentials(b *ceInstanceBody) bool {
+	if len(b.ProviderData) > 0 {
+		return true
+	}
+	for k := range b.Configuration {
+		if isSecretKey(k) {
+			return true
+		}
+	}
+	return false
 }
 
 // ceLookup finds the instance of the path's {id}, or answers 404.
@@ -391,6 +451,11 @@ func (e *Emulator) ceUpdate(w http.ResponseWriter, r *http.Request) {
 	if !e.ceBody(w, r, &b) {
 		return
 	}
+	if ceCarriesCredentials(&b) {
+		e.mu.Lock()
+		e.stats.CredentialUpdates++
+		e.mu.Unlock()
+	}
 	put := r.Method == http.MethodPut
 	if b.Element != nil && b.Element.Key != "" {
 		if _, ok := ceElements[b.Element.Key]; !ok {
@@ -416,6 +481,14 @@ func (e *Emulator) ceUpdate(w http.ResponseWriter, r *http.Request) {
 	if in == nil {
 		return
 	}
+	code, hasCode := ceCode(b.ProviderData)
+	if hasCode && e.ceCodeUsed(code) {
+		e.ceBadAuthCode(w)
+		return
+	}
+	if hasCode {
+		e.codes[code] = in.id
+	}
 	if b.Element != nil && b.Element.Key != "" {
 		in.element = b.Element.Key
 	}
@@ -425,8 +498,8 @@ func (e *Emulator) ceUpdate(w http.ResponseWriter, r *http.Request) {
 	if b.Tags != nil || put {
 		in.tags = copyTags(b.Tags)
 	}
+	in.lastConfig = b.Configuration
 	if b.Configuration != nil {
-		in.lastConfig = b.Configuration
 		if put {
 			in.config = ceConfig(authType, b.Configuration, b.ProviderData, time.Now().UTC())
 		} else {
@@ -596,7 +669,7 @@ type ceInstanceJSON struct {
 	Token                  string             `json:"token"`
 	Element                ceElementJSON      `json:"element"`
 	ElementID              int                `json:"elementId"`
-	Tags                   []string           `json:"tags"`
+	Tags                   any                `json:"tags"` // []string, or objects with TagObjects
 	ProvisionInteractions  []any              `json:"provisionInteractions"`
 	Valid                  bool               `json:"valid"`
 	Disabled               bool               `json:"disabled"`
@@ -652,6 +725,13 @@ func (e *Emulator) ceJSON(in *ceInstance) ceInstanceJSON {
 	}
 	v.Element.Authentication.Type = "oauth2"
 	v.User.ID = 3306
+	if e.opts.TagObjects {
+		objs := make([]map[string]any, len(in.tags))
+		for i, t := range in.tags {
+			objs[i] = map[string]any{"id": 1000 + i, "name": t}
+		}
+		v.Tags = objs
+	}
 	for k, val := range in.config {
 		if val != nil && isSecretKey(k) {
 			m := masked

@@ -90,6 +90,9 @@ type Options struct {
 	Faults Faults
 	// OpFaults override Faults for one operation.
 	OpFaults map[Op]Faults
+	// TagObjects answers instance tags as objects {"id": n, "name": tag}, as
+	// the platform's own create example shows them, instead of strings.
+	TagObjects bool
 }
 
 // Stats are the emulator's counters. Requests to StatsPath and under
@@ -102,18 +105,25 @@ type Options struct {
 // Idempotency-Key header): the emulator then counts two requests and a reset
 // for what the client sees as one successful call.
 type Stats struct {
-	Requests     int         `json:"requests"`     // every request to an emulated API, faults included
-	ByStatus     map[int]int `json:"byStatus"`     // responses sent, by status
-	ByOp         map[Op]int  `json:"byOp"`         // requests, by operation
-	Creates      int         `json:"creates"`      // committed creates (lost responses included)
-	Duplicates   int         `json:"duplicates"`   // creates of a name already live in the same set (Flow: same name)
-	Updates      int         `json:"updates"`      // committed PATCH/PUT
-	Deletes      int         `json:"deletes"`      // committed DELETE
-	Resets       int         `json:"resets"`       // connections reset before handling
-	Lost         int         `json:"lost"`         // requests performed whose response was dropped
-	RateLimited  int         `json:"rateLimited"`  // 429s from the token bucket (also in ByStatus)
-	InFlight     int         `json:"inFlight"`     // requests being served now
-	PeakInFlight int         `json:"peakInFlight"` // most requests served at once
+	Requests   int         `json:"requests"`   // every request to an emulated API, faults included
+	ByStatus   map[int]int `json:"byStatus"`   // responses sent, by status
+	ByOp       map[Op]int  `json:"byOp"`       // requests, by operation
+	Creates    int         `json:"creates"`    // committed creates (lost responses included)
+	Duplicates int         `json:"duplicates"` // creates of a name already live in the same set (Flow: same name)
+	Updates    int         `json:"updates"`    // committed PATCH/PUT
+	Deletes    int         `json:"deletes"`    // committed DELETE
+	// ReusedCodes counts creates, PATCHes and PUTs refused because their
+	// providerData.code was already exchanged (HubSpot's BAD_AUTH_CODE).
+	ReusedCodes int `json:"reusedCodes"`
+	// CredentialUpdates counts the PATCH and PUT requests that carried
+	// credentials, accepted or not: providerData, a configuration key the
+	// platform masks, or a Flow Service /auth/params secret.
+	CredentialUpdates int `json:"credentialUpdates"`
+	Resets            int `json:"resets"`       // connections reset before handling
+	Lost              int `json:"lost"`         // requests performed whose response was dropped
+	RateLimited       int `json:"rateLimited"`  // 429s from the token bucket (also in ByStatus)
+	InFlight          int `json:"inFlight"`     // requests being served now
+	PeakInFlight      int `json:"peakInFlight"` // most requests served at once
 	// ConsentCodes counts the codes the emulated HubSpot consent page issued
 	// (approvals); ConsentDenials the consents it refused (HubSpotPrefix).
 	ConsentCodes   int `json:"consentCodes"`
@@ -150,6 +160,9 @@ type Emulator struct {
 	ceOrder []*ceInstance
 	flow    map[string]*flowConn
 	fSeq    int64
+	// codes maps every authorization code exchanged to the instance it
+	// authorized: a code is single-use.
+	codes map[string]int64
 }
 
 // New returns an emulator configured by opts.
@@ -173,6 +186,7 @@ func New(opts Options) *Emulator {
 		ceSeq:   58771,
 		ceNames: map[string][]*ceInstance{},
 		flow:    map[string]*flowConn{},
+		codes:   map[string]int64{},
 		ops:     map[string]Op{},
 		stats:   Stats{ByStatus: map[int]int{}, ByOp: map[Op]int{}},
 	}

@@ -207,7 +207,7 @@ func (e *Emulator) flowCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	e.mu.Lock()
 	for _, o := range e.flow {
-		if o.name == c.name {
+		if o.name == c.name && o.sandbox == c.sandbox {
 			e.stats.Duplicates++
 			break
 		}
@@ -222,11 +222,12 @@ func (e *Emulator) flowCreate(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]string{"id": c.id, "etag": c.etag})
 }
 
-// flowLookup finds the connection of the path's {id}, or answers 404. The
-// caller holds e.mu.
-func (e *Emulator) flowLookup(w http.ResponseWriter, r *http.Request) *flowConn {
+// flowLookup finds the connection of the path's {id} in sandbox sb, or
+// answers 404: a connection of another sandbox does not exist for the
+// request. The caller holds e.mu.
+func (e *Emulator) flowLookup(w http.ResponseWriter, r *http.Request, sb string) *flowConn {
 	id := r.PathValue("id")
-	if c := e.flow[id]; c != nil {
+	if c := e.flow[id]; c != nil && c.sandbox == sb {
 		return c
 	}
 	e.flowError(w, http.StatusNotFound, "FLOW-1101-404", "Resource not found",
@@ -235,24 +236,26 @@ func (e *Emulator) flowLookup(w http.ResponseWriter, r *http.Request) *flowConn 
 }
 
 func (e *Emulator) flowGet(w http.ResponseWriter, r *http.Request) {
-	if _, ok := e.flowAuthorized(w, r); !ok {
+	sb, ok := e.flowAuthorized(w, r)
+	if !ok {
 		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if c := e.flowLookup(w, r); c != nil {
+	if c := e.flowLookup(w, r, sb); c != nil {
 		w.Header().Set("ETag", c.etag)
 		writeJSON(w, http.StatusOK, map[string]any{"items": []flowConnJSON{e.flowJSON(c)}})
 	}
 }
 
 func (e *Emulator) flowDelete(w http.ResponseWriter, r *http.Request) {
-	if _, ok := e.flowAuthorized(w, r); !ok {
+	sb, ok := e.flowAuthorized(w, r)
+	if !ok {
 		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if c := e.flowLookup(w, r); c != nil {
+	if c := e.flowLookup(w, r, sb); c != nil {
 		delete(e.flow, c.id)
 		e.stats.Deletes++
 		w.WriteHeader(http.StatusNoContent)
@@ -268,12 +271,18 @@ type patchOp struct {
 // flowPatch applies a JSON Patch (add, replace, remove on /name, /description,
 // /auth/params and /auth/params/<k>) under If-Match.
 func (e *Emulator) flowPatch(w http.ResponseWriter, r *http.Request) {
-	if _, ok := e.flowAuthorized(w, r); !ok {
+	sb, ok := e.flowAuthorized(w, r)
+	if !ok {
 		return
 	}
 	var ops []patchOp
 	if !e.flowBody(w, r, &ops) {
 		return
+	}
+	if flowCarriesCredentials(ops) {
+		e.mu.Lock()
+		e.stats.CredentialUpdates++
+		e.mu.Unlock()
 	}
 	ifMatch := strings.TrimSpace(r.Header.Get("If-Match"))
 	if ifMatch == "" {
@@ -282,7 +291,7 @@ func (e *Emulator) flowPatch(w http.ResponseWriter, r *http.Request) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	c := e.flowLookup(w, r)
+	c := e.flowLookup(w, r, sb)
 	if c == nil {
 		return
 	}
@@ -362,6 +371,18 @@ func (e *Emulator) flowPatch(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"id": c.id, "etag": c.etag})
 }
 
+// flowCarriesCredentials reports whether a JSON Patch writes the auth params
+// or one secret param.
+func flowCarriesCredentials(ops []patchOp) bool {
+	for _, op := range ops {
+		k, one := strings.CutPrefix(op.Path, "/auth/params/")
+		if op.Path == "/auth/params" || one && isFlowSecret(k) {
+			return true
+		}
+	}
+	return false
+}
+
 func unquote(s string) string {
 	s = strings.TrimPrefix(s, "W/")
 	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
@@ -370,95 +391,229 @@ func unquote(s string) string {
 	return s
 }
 
-// flowFilter is one property= filter: field==v1,v2 or field!=v.
+// flowFilter is one property= filter: a property path, an operator and the
+// values compared with; == and != take a comma-separated list.
 type flowFilter struct {
-	field  string
-	neg    bool
+	path   string
+	op     string
 	values []string
 }
 
-func (f flowFilter) match(c *flowConn) bool {
-	var v string
-	switch f.field {
-	case "id":
-		v = c.id
-	case "name":
-		v = c.name
-	case "description":
-		v = c.description
-	case "connectionSpec.id":
-		v = HubSpotConnectionSpec
-	case "state":
-		v = c.state
-	}
-	for _, want := range f.values {
-		if v == want {
-			return !f.neg
-		}
-	}
-	return f.neg
-}
+// flowOps are the filter operators, longest first where one starts another.
+var flowOps = []string{"==", "!=", ">=", "<=", ">", "<"}
 
 func parseFilters(props []string) ([]flowFilter, error) {
 	var fs []flowFilter
 	for _, p := range props {
-		var f flowFilter
-		field, val, ok := strings.Cut(p, "!=")
-		if ok {
-			f.neg = true
-		} else if field, val, ok = strings.Cut(p, "=="); !ok {
-			return nil, fmt.Errorf("invalid property filter %q: expected field==value or field!=value", p)
+		at, op := -1, ""
+		for _, o := range flowOps {
+			if i := strings.Index(p, o); i >= 0 && (at < 0 || i < at) {
+				at, op = i, o
+			}
 		}
-		switch field {
-		case "id", "name", "description", "connectionSpec.id", "state":
-		default:
-			return nil, fmt.Errorf("invalid property filter %q: field %q cannot be filtered (id, name, description, connectionSpec.id, state)", p, field)
+		if at <= 0 {
+			return nil, fmt.Errorf("invalid property filter %q: expected a property, an operator (==, !=, >, <, >=, <=) and a value", p)
 		}
-		f.field = field
-		for _, v := range strings.Split(val, ",") {
-			f.values = append(f.values, strings.Trim(v, `"`))
+		f := flowFilter{path: p[:at], op: op}
+		val := p[at+len(op):]
+		if op == "==" || op == "!=" {
+			for _, v := range strings.Split(val, ",") {
+				f.values = append(f.values, strings.Trim(v, `"`))
+			}
+		} else {
+			f.values = []string{strings.Trim(val, `"`)}
 		}
 		fs = append(fs, f)
 	}
 	return fs, nil
 }
 
+// match applies the filter to a property value; ok is false when the
+// connection has no such property.
+func (f flowFilter) match(v any, ok bool) bool {
+	switch f.op {
+	case "==", "!=":
+		eq := false
+		for _, want := range f.values {
+			if ok && compareProp(v, want) == 0 {
+				eq = true
+				break
+			}
+		}
+		return eq == (f.op == "==")
+	}
+	if !ok {
+		return false
+	}
+	c := compareProp(v, f.values[0])
+	switch f.op {
+	case ">":
+		return c > 0
+	case "<":
+		return c < 0
+	case ">=":
+		return c >= 0
+	default:
+		return c <= 0
+	}
+}
+
+// compareProp compares a property value with a query value: numerically when
+// both are numbers, else as text.
+func compareProp(v any, s string) int {
+	if n, ok := number(v); ok {
+		if m, err := strconv.ParseFloat(s, 64); err == nil {
+			return cmpFloat(n, m)
+		}
+	}
+	return strings.Compare(propText(v), s)
+}
+
+// compareKeys orders two sort keys: absent first, numbers numerically, the
+// rest as text.
+func compareKeys(a, b any) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return -1
+	case b == nil:
+		return 1
+	}
+	if n, ok := number(a); ok {
+		if m, ok := number(b); ok {
+			return cmpFloat(n, m)
+		}
+	}
+	return strings.Compare(propText(a), propText(b))
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return float64(n), true
+	case float64:
+		return n, true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}
+
+func propText(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case nil:
+		return ""
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// flowProp returns the property at path (dotted, as in property= filters) of
+// a connection as the API shows it. The caller holds e.mu.
+func (e *Emulator) flowProp(c *flowConn, path string) (any, bool) {
+	switch path {
+	case "id":
+		return c.id, true
+	case "name":
+		return c.name, true
+	case "description":
+		return c.description, true
+	case "state":
+		return c.state, true
+	case "connectionSpec.id":
+		return HubSpotConnectionSpec, true
+	case "connectionSpec.version":
+		return c.specVersion, true
+	case "createdAt":
+		return c.created.UnixMilli(), true
+	case "updatedAt":
+		return c.updatedAt.UnixMilli(), true
+	case "sandboxName":
+		return c.sandbox, true
+	case "auth.specName":
+		return c.specName, true
+	case "etag", "version":
+		return c.etag, true
+	}
+	b, _ := json.Marshal(e.flowJSON(c))
+	var v any
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.UseNumber()
+	_ = dec.Decode(&v)
+	for _, part := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = m[part]; !ok {
+			return nil, false
+		}
+	}
+	return v, true
+}
+
 // flowCursor is the state a continuation token carries: the query and the
-// position after which the next page starts.
+// position (sort key and sequence) after which the next page starts.
 type flowCursor struct {
 	Props   []string `json:"p,omitempty"`
 	OrderBy string   `json:"o,omitempty"`
 	Limit   int      `json:"l"`
-	Name    string   `json:"n,omitempty"`
+	Key     any      `json:"k,omitempty"`
 	Seq     int64    `json:"s"`
 }
 
-// flowList serves GET /connections with property= filters (repeatable, ANDed),
-// orderby (name, +name, -name; default creation order), limit (default 100,
-// max 1000) and continuationToken (alone or with the original query).
+// flowList serves GET /connections in the request's sandbox: property=
+// filters (repeatable, ANDed) on any property with ==, !=, >, <, >=, <=;
+// orderby on any property (+ ascending, the default, or - descending; default
+// creation order); limit (default 100, max 1000) and continuationToken (alone
+// or with the original query); count=true, which answers {"count": N} and
+// cannot be combined with limit.
 func (e *Emulator) flowList(w http.ResponseWriter, r *http.Request) {
-	if _, ok := e.flowAuthorized(w, r); !ok {
+	sb, ok := e.flowAuthorized(w, r)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
+	bad := func(msg string) { e.flowError(w, http.StatusBadRequest, "FLOW-1100-400", "Bad Request", msg) }
+	countOnly := q.Get("count") == "true"
+	if countOnly && q.Has("limit") {
+		e.flowError(w, http.StatusBadRequest, "FLOW-1401-400", "Bad Request", "The query parameter 'count' cannot be combined with 'limit'")
+		return
+	}
 	cur := flowCursor{Props: q["property"], OrderBy: q.Get("orderby"), Limit: flowDefaultLimit}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
-			e.flowError(w, http.StatusBadRequest, "FLOW-1100-400", "Bad Request", fmt.Sprintf("Invalid limit %q: expected a positive integer", s))
+			bad(fmt.Sprintf("Invalid limit %q: expected a positive integer", s))
 			return
 		}
 		cur.Limit = min(n, flowMaxLimit)
 	}
 	var after *flowCursor
-	if tok := q.Get("continuationToken"); tok != "" {
+	if tok := q.Get("continuationToken"); tok != "" && !countOnly {
 		var c flowCursor
 		b, err := base64.RawURLEncoding.DecodeString(tok)
 		if err == nil {
-			err = json.Unmarshal(b, &c)
+			dec := json.NewDecoder(strings.NewReader(string(b)))
+			dec.UseNumber()
+			err = dec.Decode(&c)
 		}
 		if err != nil {
-			e.flowError(w, http.StatusBadRequest, "FLOW-1100-400", "Bad Request", "Invalid continuationToken")
+			bad("Invalid continuationToken")
 			return
 		}
 		after = &c
@@ -474,47 +629,70 @@ func (e *Emulator) flowList(w http.ResponseWriter, r *http.Request) {
 	}
 	filters, err := parseFilters(cur.Props)
 	if err != nil {
-		e.flowError(w, http.StatusBadRequest, "FLOW-1100-400", "Bad Request", err.Error())
+		bad(err.Error())
 		return
 	}
-	var byName, desc bool
-	switch cur.OrderBy {
-	case "":
-	case "name", "+name":
-		byName = true
-	case "-name":
-		byName, desc = true, true
-	default:
-		e.flowError(w, http.StatusBadRequest, "FLOW-1100-400", "Bad Request", fmt.Sprintf("Invalid orderby %q: name, +name or -name", cur.OrderBy))
-		return
+	key, desc := "", false
+	if o := cur.OrderBy; o != "" {
+		key = strings.TrimLeft(o, "+-")
+		desc = strings.HasPrefix(o, "-")
+		if key == "" {
+			bad(fmt.Sprintf("Invalid orderby %q: expected a property, optionally prefixed by + or -", o))
+			return
+		}
 	}
-	less := func(an string, as int64, bn string, bs int64) bool {
-		if byName && an != bn {
-			return (an < bn) != desc
+	type row struct {
+		c   *flowConn
+		key any
+	}
+	// less orders rows by the sort key (in its direction), then by creation.
+	less := func(ak any, as int64, bk any, bs int64) bool {
+		if key != "" {
+			if c := compareKeys(ak, bk); c != 0 {
+				return (c < 0) != desc
+			}
 		}
 		return as < bs
 	}
 	e.mu.Lock()
-	var match []*flowConn
+	var match []row
 	for _, c := range e.flow {
-		ok := after == nil || less(after.Name, after.Seq, c.name, c.seq)
-		for _, f := range filters {
-			ok = ok && f.match(c)
+		if c.sandbox != sb {
+			continue
 		}
-		if ok {
-			match = append(match, c)
+		ok := true
+		for _, f := range filters {
+			v, has := e.flowProp(c, f.path)
+			if ok = f.match(v, has); !ok {
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		rw := row{c: c}
+		if key != "" {
+			rw.key, _ = e.flowProp(c, key)
+			if n, isNum := number(rw.key); isNum {
+				rw.key = n
+			}
+		}
+		if after == nil || countOnly || less(normKey(after.Key), after.Seq, rw.key, c.seq) {
+			match = append(match, rw)
 		}
 	}
-	sort.Slice(match, func(i, j int) bool { return less(match[i].name, match[i].seq, match[j].name, match[j].seq) })
+	if countOnly {
+		e.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]int{"count": len(match)})
+		return
+	}
+	sort.Slice(match, func(i, j int) bool { return less(match[i].key, match[i].c.seq, match[j].key, match[j].c.seq) })
 	resp := map[string]any{}
 	if len(match) > cur.Limit {
 		match = match[:cur.Limit]
 		last := match[len(match)-1]
 		next := cur
-		next.Seq = last.seq
-		if byName {
-			next.Name = last.name
-		}
+		next.Seq, next.Key = last.c.seq, last.key
 		b, _ := json.Marshal(next)
 		tok := base64.RawURLEncoding.EncodeToString(b)
 		v := url.Values{"continuationToken": {tok}, "limit": {strconv.Itoa(cur.Limit)}}
@@ -528,12 +706,21 @@ func (e *Emulator) flowList(w http.ResponseWriter, r *http.Request) {
 		resp["_links"] = map[string]any{"next": map[string]string{"href": "/connections?" + v.Encode()}}
 	}
 	items := make([]flowConnJSON, len(match))
-	for i, c := range match {
-		items[i] = e.flowJSON(c)
+	for i, rw := range match {
+		items[i] = e.flowJSON(rw.c)
 	}
 	e.mu.Unlock()
 	resp["items"] = items
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// normKey turns a sort key read back from a continuation token into the form
+// flowList compares: numbers as float64.
+func normKey(k any) any {
+	if n, ok := number(k); ok {
+		return n
+	}
+	return k
 }
 
 // flowConnJSON is a connection as Flow Service shows it (api-contract.md 3.2).

@@ -27,8 +27,9 @@ type FlowSeed struct {
 	Name        string
 	Description string
 	AuthParams  map[string]string
-	Disabled    bool   // state "disabled" instead of "enabled"
-	Sandbox     string // default "prod"
+	Disabled    bool      // state "disabled" instead of "enabled"
+	Sandbox     string    // default "prod"
+	Created     time.Time // default now
 }
 
 // InstanceView is an instance or connection as stored, secrets unmasked, for
@@ -139,6 +140,9 @@ func (e *Emulator) AddConnection(s FlowSeed) string {
 		state = "disabled"
 	}
 	now := time.Now().UTC()
+	if !s.Created.IsZero() {
+		now = s.Created.UTC()
+	}
 	c := &flowConn{
 		id: newUUID(), name: s.Name, description: s.Description, specName: "Basic Authentication",
 		params: params, specVersion: "1.0", state: state, sandbox: sb, created: now, updatedAt: now,
@@ -230,6 +234,9 @@ type snapshot struct {
 	FlowSeq     int64       `json:"flowSeq"`
 	Instances   []savedCE   `json:"instances"`
 	Connections []savedFlow `json:"connections"`
+	// UsedCodes maps the authorization codes exchanged to the instance each
+	// authorized: a code stays used after a restart.
+	UsedCodes map[string]int64 `json:"usedCodes,omitempty"`
 }
 
 type savedCE struct {
@@ -267,7 +274,7 @@ type savedFlow struct {
 // as JSON, for Restore to read back. Counters are not included.
 func (e *Emulator) Snapshot(w io.Writer) error {
 	e.mu.Lock()
-	s := snapshot{Version: 1, CESeq: e.ceSeq, FlowSeq: e.fSeq, Instances: []savedCE{}, Connections: []savedFlow{}}
+	s := snapshot{Version: 1, CESeq: e.ceSeq, FlowSeq: e.fSeq, Instances: []savedCE{}, Connections: []savedFlow{}, UsedCodes: e.codes}
 	for _, in := range e.ce {
 		s.Instances = append(s.Instances, savedCE{
 			ID: in.id, Name: in.name, Element: in.element, Tags: in.tags, Config: in.config, LastConfig: in.lastConfig,
@@ -333,6 +340,10 @@ func (e *Emulator) Restore(r io.Reader) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.ce, e.ceSeq, e.flow, e.fSeq = ce, seq, flow, fseq
+	e.codes = s.UsedCodes
+	if e.codes == nil {
+		e.codes = map[string]int64{}
+	}
 	e.ceNames = make(map[string][]*ceInstance, len(ce))
 	e.ceOrder = make([]*ceInstance, 0, len(ce))
 	for _, in := range ce {

@@ -158,12 +158,16 @@ func (c *Client) Create(ctx context.Context, d provision.Desired) (provision.Ins
 	}, nil
 }
 
-// Update patches the description (with the new markers) and, when d.Reauth,
-// the auth params, with If-Match set to cur.ETag. A stale ETag comes back as
-// an *APIError with Status 412; the caller re-reads with Get and retries.
+// Update patches the description (the user's and the new markers), the name
+// when d.Send.Name, and the auth params only when d.Send.Credentials, with
+// If-Match set to cur.ETag. A stale ETag comes back as an *APIError with
+// Status 412; the caller re-reads with Get and retries.
 func (c *Client) Update(ctx context.Context, cur provision.Instance, d provision.Desired) (provision.Instance, error) {
 	ops := []patchOp{{Op: "replace", Path: "/description", Value: describe(d.Account.Description, d.Set, d.Fingerprint)}}
-	if d.Reauth {
+	if d.Send.Name {
+		ops = append(ops, patchOp{Op: "replace", Path: "/name", Value: d.Account.Name})
+	}
+	if d.Send.Credentials {
 		ops = append(ops, patchOp{Op: "replace", Path: "/auth/params", Value: params(d.Account.Auth)})
 	}
 	var out versioned
@@ -171,6 +175,7 @@ func (c *Client) Update(ctx context.Context, cur provision.Instance, d provision
 		return provision.Instance{}, err
 	}
 	next := cur
+	next.Name = d.Account.Name
 	next.Description = d.Account.Description
 	next.Set, next.Fingerprint = d.Set, d.Fingerprint
 	if out.ETag != "" {

@@ -233,10 +233,10 @@ func TestRequests(t *testing.T) {
 			body: `[{"op":"replace","path":"/description","value":"new text\n` + marker(testSet, testFP) + `"}]`,
 		},
 		{
-			name: "update reauth",
+			name: "update credentials",
 			call: func(c *Client) error {
 				d := desired(account(""))
-				d.Reauth = true
+				d.Send.Credentials = true
 				_, err := c.Update(context.Background(), cur, d)
 				return err
 			},
@@ -245,6 +245,19 @@ func TestRequests(t *testing.T) {
 			body: `[{"op":"replace","path":"/description","value":"` + marker(testSet, testFP) + `"},
 				{"op":"replace","path":"/auth/params","value":{"clientId":"` + clientID + `","clientSecret":"` + secClient + `",
 				"accessToken":"` + secAccess + `","refreshToken":"` + secRefresh + `"}}]`,
+		},
+		{
+			name: "update name",
+			call: func(c *Client) error {
+				d := desired(account(""))
+				d.Send.Name = true
+				_, err := c.Update(context.Background(), cur, d)
+				return err
+			},
+			reply:  reply{body: `{"id":"` + connID + `","etag":"\"e503848a-0000-0200-0000-5e978f7b0001\""}`},
+			method: "PATCH", path: "/connections/" + connID, ifMatch: etag1,
+			body: `[{"op":"replace","path":"/description","value":"` + marker(testSet, testFP) + `"},
+				{"op":"replace","path":"/name","value":"initech-crm"}]`,
 		},
 		{
 			name:   "delete",
@@ -310,7 +323,7 @@ func TestGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := provision.Instance{ID: connID, Name: "initech-crm", Description: "line one\nline two", ETag: etag1, Set: testSet, Fingerprint: testFP}
+	want := provision.Instance{ID: connID, Name: "initech-crm", Description: "line one\nline two", ETag: etag1, Set: testSet, Fingerprint: testFP, Health: true}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("get = %+v\nwant %+v", got, want)
 	}
@@ -393,7 +406,7 @@ func TestLookupExactNameAndSet(t *testing.T) {
 func callOp(c *Client, op string) error {
 	ctx := context.Background()
 	d := desired(account("desc"))
-	d.Reauth = true
+	d.Send.Credentials = true
 	cur := provision.Instance{ID: connID, ETag: etag1}
 	var err error
 	switch op {

@@ -99,6 +99,7 @@ func (c connection) instance() provision.Instance {
 		ETag:    c.ETag,
 		Valid:   c.State == "enabled",
 		Enabled: c.State == "enabled",
+		Health:  c.State != "",
 	}
 	if in.ETag == "" {
 		in.ETag = c.Version // the same value, per the API reference

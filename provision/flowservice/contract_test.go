@@ -63,8 +63,8 @@ func TestContractEmulator(t *testing.T) {
 	}
 
 	d := desired(account("changed"))
-	d.Fingerprint = "fedcba9876543210"
-	d.Reauth = true
+	d.Fingerprint = "fedcba98-76543210"
+	d.Send.Credentials = true
 	up, err := c.Update(ctx, got, d)
 	if err != nil {
 		t.Fatal(err)
