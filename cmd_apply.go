@@ -17,23 +17,48 @@ import (
 
 // engineFlags are the flags of the commands that write: apply and destroy.
 type engineFlags struct {
-	parallelism    int
+	policyFlags
+	parallelism int
+	maxFailures string
+	report      string
+	junit       string
+	emulate     bool
+	noProgress  bool
+	lockTimeout time.Duration
+}
+
+// policyFlags are the flags of the run's retry and rate policy, shared by
+// every command that sends requests: plan, apply, destroy, authorize-urls.
+type policyFlags struct {
 	rate           float64
 	maxAttempts    int
 	requestTimeout time.Duration
-	maxFailures    string
-	report         string
-	junit          string
-	emulate        bool
-	noProgress     bool
-	lockTimeout    time.Duration
+}
+
+func (p *policyFlags) register(fs *flag.FlagSet) {
+	fs.Float64Var(&p.rate, "rate", 0, "requests per second for the whole run (0: unlimited, but slowing down on 429 and 503)")
+	fs.IntVar(&p.maxAttempts, "max-attempts", 5, "attempts per request (listing pages and lookups included) before the request fails")
+	fs.DurationVar(&p.requestTimeout, "request-timeout", 60*time.Second, "time limit of one request, its answer included")
+}
+
+// options turns the flags into the policy's options.
+func (p *policyFlags) options() (provision.Options, error) {
+	o := provision.Options{Rate: p.rate, MaxAttempts: p.maxAttempts, RequestTimeout: p.requestTimeout}
+	if p.rate < 0 {
+		return o, invalidf("--rate %g: want 0 or more", p.rate)
+	}
+	if p.maxAttempts < 1 {
+		return o, invalidf("--max-attempts %d: want at least 1", p.maxAttempts)
+	}
+	if p.requestTimeout <= 0 {
+		return o, invalidf("--request-timeout %v: want more than 0", p.requestTimeout)
+	}
+	return o, nil
 }
 
 func (e *engineFlags) register(fs *flag.FlagSet) {
+	e.policyFlags.register(fs)
 	fs.IntVar(&e.parallelism, "parallelism", 8, "accounts processed at once")
-	fs.Float64Var(&e.rate, "rate", 0, "requests per second for the whole run (0: unlimited, but slowing down on 429 and 503)")
-	fs.IntVar(&e.maxAttempts, "max-attempts", 5, "attempts per request before an account fails")
-	fs.DurationVar(&e.requestTimeout, "request-timeout", 60*time.Second, "time limit of one request")
 	fs.StringVar(&e.maxFailures, "max-failures", "", "abort the rest of the run when more than `N` accounts (or P% of them) have failed")
 	fs.StringVar(&e.report, "report", "hubprov-report.json", "where to write the report (mode 0600); its journal is PATH.journal")
 	fs.StringVar(&e.junit, "junit", "", "also write a JUnit XML file with one test case per account")
@@ -44,15 +69,13 @@ func (e *engineFlags) register(fs *flag.FlagSet) {
 
 // options turns the flags into engine options.
 func (e *engineFlags) options() (provision.Options, error) {
-	o := provision.Options{Parallelism: e.parallelism, Rate: e.rate, MaxAttempts: e.maxAttempts, RequestTimeout: e.requestTimeout}
+	o, err := e.policyFlags.options()
+	if err != nil {
+		return o, err
+	}
+	o.Parallelism = e.parallelism
 	if e.parallelism < 1 {
 		return o, invalidf("--parallelism %d: want at least 1", e.parallelism)
-	}
-	if e.rate < 0 {
-		return o, invalidf("--rate %g: want 0 or more", e.rate)
-	}
-	if e.maxAttempts < 1 {
-		return o, invalidf("--max-attempts %d: want at least 1", e.maxAttempts)
 	}
 	budget, err := provision.ParseFailureBudget(e.maxFailures)
 	if err != nil {
@@ -181,7 +204,7 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 			return invalidf("%s: %v; nothing was sent", p, err).withHint("remove it, or pass another path")
 		}
 	}
-	s, err := openSession(env, c, e.parallelism, e.emulate)
+	s, err := openSession(env, c, opts, e.emulate)
 	if err != nil {
 		return err
 	}
@@ -220,13 +243,11 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 	if err != nil {
 		return invalidf("%v", err)
 	}
-	opts.Journal = journal
-	opts.Log = s.log
-	opts.Scrub = s.scrub
-	opts.Progress = &provision.Progress{}
+	progress := &provision.Progress{}
+	s.run.Attach(journal, progress)
 	stop := make(chan struct{})
-	waitProgress := showProgress(env, s.log, opts.Progress, isTerminal(env.stderr) && !e.noProgress, stop)
-	out := provision.Apply(ctx, s.pf, plan, opts)
+	waitProgress := showProgress(env, s.log, progress, isTerminal(env.stderr) && !e.noProgress, stop)
+	out := s.run.Apply(ctx, plan)
 	close(stop)
 	waitProgress()
 	if err := journal.Close(); err != nil {

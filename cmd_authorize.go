@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/hubprov/hubprov/manifest"
 	"github.com/hubprov/hubprov/provision"
@@ -24,7 +23,9 @@ Accounts that already have a code are skipped and named on stderr. Output is in
 manifest order: CSV (account,element,url) with a header row, or a JSON array.
 Cloud Elements and Open Connectors only: adobe-flow has no consent URL.`, env)
 	var c commonFlags
+	var pol policyFlags
 	c.register(fs)
+	pol.register(fs)
 	format := fs.String("format", "csv", "output format: csv (with a header row) or json (an array of {account, element, url})")
 	parallelism := fs.Int("parallelism", 8, "requests at once")
 	emulate := fs.Bool("emulate", false, "ask the built-in emulator on a random loopback port instead of the platform (state kept in "+emulatorState+")")
@@ -40,13 +41,17 @@ Cloud Elements and Open Connectors only: adobe-flow has no consent URL.`, env)
 	if *parallelism < 1 {
 		return invalidf("--parallelism %d: want at least 1", *parallelism)
 	}
-	s, err := openSession(env, &c, *parallelism, *emulate)
+	opts, err := pol.options()
+	if err != nil {
+		return err
+	}
+	opts.Parallelism = *parallelism
+	s, err := openSession(env, &c, opts, *emulate)
 	if err != nil {
 		return err
 	}
 	defer s.close(env)
-	az, ok := s.pf.(provision.Authorizer)
-	if !ok {
+	if !provision.CanAuthorize(s.pf) {
 		return invalidf("%s has no consent URL: its connections take oauth2Tokens (accessToken and refreshToken obtained beforehand); nothing was sent", s.m.Target.Platform)
 	}
 
@@ -68,9 +73,7 @@ Cloud Elements and Open Connectors only: adobe-flow has no consent URL.`, env)
 		env.ui.note("no selected oauth2 account is waiting for a code (%d selected)", len(s.accounts))
 	}
 
-	out := provision.AuthorizeURLs(ctx, az, ask, provision.Options{
-		Parallelism: *parallelism, RequestTimeout: defaultRequestTimeout, Log: s.log, Scrub: s.scrub,
-	})
+	out := s.run.AuthorizeURLs(ctx, ask)
 	if err := writeConsentURLs(env.stdout, *format, out.URLs); err != nil {
 		return failuresf("%v", err)
 	}
@@ -93,9 +96,6 @@ Cloud Elements and Open Connectors only: adobe-flow has no consent URL.`, env)
 	}
 	return nil
 }
-
-// defaultRequestTimeout is the time limit of one request, as apply's --request-timeout default.
-const defaultRequestTimeout = 60 * time.Second
 
 // writeConsentURLs writes the obtained URLs, in order: CSV with a header row, or a JSON array.
 func writeConsentURLs(w io.Writer, format string, urls []provision.ConsentURL) error {

@@ -17,7 +17,9 @@ prints, per account, create, update (which fields), unchanged or, with --prune, 
 Changes nothing. With --out, saves the plan for review; 'hubprov apply FILE' then applies
 exactly that plan, or refuses if the manifests or the platform moved in between.`, env)
 	var c commonFlags
+	var pol policyFlags
 	c.register(fs)
+	pol.register(fs)
 	prune := fs.Bool("prune", false, "also plan deleting instances of this set that the manifest no longer lists")
 	format := fs.String("format", "text", "output format: text, json (the saved-plan document; its JSON Schema: hubprov schema plan) or markdown (a summary table and per-account details for a pull-request comment)")
 	asJSON := fs.Bool("json", false, "print the plan as JSON (the same as --format json): the document --out saves")
@@ -42,7 +44,11 @@ exactly that plan, or refuses if the manifests or the platform moved in between.
 			return invalidf("--out %s: %v; nothing was sent", *out, err).withHint("remove it, or pass another path")
 		}
 	}
-	s, err := openSession(env, &c, 8, *emulate)
+	opts, err := pol.options()
+	if err != nil {
+		return err
+	}
+	s, err := openSession(env, &c, opts, *emulate)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -54,6 +53,7 @@ type session struct {
 	sel      provision.Selection
 	baseURL  string
 	pf       provision.Platform
+	run      *provision.Run // every request of the command goes through it
 	hc       *http.Client
 	log      zerolog.Logger
 	scrub    func(string) string
@@ -109,9 +109,11 @@ func loadManifest(env *cmdEnv, c *commonFlags, resolve bool) (*manifest.Manifest
 }
 
 // openSession loads the manifest, resolves its secrets and builds the platform
-// client. With emulate, it starts the built-in emulator, accepting the
-// manifest's credentials, and targets it instead of the manifest's base URL.
-func openSession(env *cmdEnv, c *commonFlags, parallelism int, emulate bool) (*session, error) {
+// client and the command's one run (opts: its policy and engine options; the
+// logger and scrubber are the session's). With emulate, it starts the
+// built-in emulator, accepting the manifest's credentials, and targets it
+// instead of the manifest's base URL.
+func openSession(env *cmdEnv, c *commonFlags, opts provision.Options, emulate bool) (*session, error) {
 	sel, err := c.selection()
 	if err != nil {
 		return nil, err
@@ -146,13 +148,15 @@ func openSession(env *cmdEnv, c *commonFlags, parallelism int, emulate bool) (*s
 	if err := checkBaseURL(s.baseURL); err != nil {
 		return nil, err
 	}
-	s.hc = newHTTPClient(parallelism)
+	s.hc = newHTTPClient(opts.Parallelism)
 	switch m.Target.Platform {
 	case manifest.AdobeFlow:
 		s.pf = flowservice.New(s.baseURL, s.hc, m.Target.Credentials)
 	default:
 		s.pf = cloudelements.New(s.baseURL, s.hc, m.Target.Credentials, m.Target.Platform)
 	}
+	opts.Log, opts.Scrub = s.log, s.scrub
+	s.run = provision.NewRun(s.pf, opts)
 	return s, nil
 }
 
@@ -218,7 +222,7 @@ func (s *session) plan(ctx context.Context, prune bool, journalPath string) (pro
 			s.log.Info().Int("pending", len(pending)).Msg("an earlier run was interrupted with creates in flight: looking them up")
 		}
 	}
-	remote, err := provision.ReadRemote(ctx, s.pf, s.m.Set, pending, provision.Options{Log: s.log, Scrub: s.scrub})
+	remote, err := s.run.ReadRemote(ctx, s.m.Set, pending)
 	if err != nil {
 		return provision.Plan{}, s.fatal(err)
 	}
@@ -230,18 +234,15 @@ func (s *session) plan(ctx context.Context, prune bool, journalPath string) (pro
 	return provision.MakePlan(s.m.Set, s.m.Target.Platform, s.accounts, remote, provision.PlanOptions{Prune: prune, Owns: s.sel.Owns}), nil
 }
 
-// fatal turns an error that stops the command into the error it exits with.
+// fatal turns an error that stopped the command before any change (the
+// platform could not be read) into the error it exits with: 4, aborted.
 func (s *session) fatal(err error) error {
-	e := newCLIError(exitFailures, errors.New(s.scrub(err.Error())))
+	e := newCLIError(exitAborted, fmt.Errorf("%s; nothing was changed", s.scrub(err.Error())))
 	switch provision.Classify(err) {
 	case provision.Systemic:
-		e.code = exitAborted
 		e.withHint("%s", credentialHint(s.m))
-	case provision.Canceled:
-		e.code = exitAborted
-	}
-	if errors.Is(err, context.Canceled) {
-		e.code = exitAborted
+	case provision.Transient:
+		e.withHint("the platform at %s did not answer in time or at all; check the base URL and the network, or raise --request-timeout or --max-attempts", s.baseURL)
 	}
 	return e
 }

@@ -254,7 +254,7 @@ func TestShardedApplyAgainstOneEmulator(t *testing.T) {
 		t.Errorf("deleted %v, want shard 0's dropped accounts %v", deleted, want)
 	}
 	creds := manifest.Credentials{User: manifest.LiteralSecret("demo-user"), Organization: manifest.LiteralSecret("demo-org")}
-	live, err := cloudelements.New(ceURL, nil, creds, manifest.CloudElements).List(context.Background(), "sharded")
+	live, err := provision.NewRun(cloudelements.New(ceURL, nil, creds, manifest.CloudElements), provision.Options{}).List(context.Background(), "sharded")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,17 +88,18 @@ type Progress struct {
 // ClassBudget marks a run aborted by --max-failures.
 const ClassBudget Class = "failure-budget"
 
-// Apply carries out the plan on the platform. One account's failure is
-// recorded in its Result and never stops the others; the run as a whole stops
-// early only when the platform rejects its credentials, the failure budget is
-// exceeded, or ctx is cancelled. After cancellation no new request starts and
-// requests in flight finish.
-func Apply(ctx context.Context, pf Platform, plan Plan, opts Options) Outcome {
-	stopCtx, stop := context.WithCancel(ctx)
+// Apply carries out the plan on the platform, under the run's policy. One
+// account's failure is recorded in its Result and never stops the others; the
+// run as a whole stops early only when the platform rejects its credentials,
+// the failure budget is exceeded, or ctx is cancelled. After cancellation no
+// new request starts; reads in flight are cut off and writes in flight finish
+// (within writeGrace). The Outcome's counters are the run's: the listing the
+// plan came from is counted too.
+func (run *Run) Apply(ctx context.Context, plan Plan) Outcome {
+	stopCtx, stop := run.batch(ctx)
 	defer stop()
-	r := newRunner(pf, opts, stop)
-	r.plan, r.out = plan, make([]Result, len(plan.Changes))
-	opts = r.opts
+	r := &runner{Run: run, plan: plan, out: make([]Result, len(plan.Changes))}
+	opts := r.opts
 	if opts.Progress != nil {
 		opts.Progress.Total = int64(len(plan.Changes))
 	}
@@ -120,40 +121,22 @@ func Apply(ctx context.Context, pf Platform, plan Plan, opts Options) Outcome {
 		})
 	}
 	_ = g.Wait()
-	if r.aborted == "" && ctx.Err() != nil {
-		r.aborted, r.abortClass = "interrupted", Canceled
+	aborted, class := r.abortState()
+	if aborted == "" && ctx.Err() != nil {
+		aborted, class = "interrupted", Canceled
 	}
-	req, thr, ret := r.pol.stats()
-	return Outcome{Results: r.out, Aborted: r.aborted, AbortClass: r.abortClass, Requests: req, Throttled: thr, Retries: ret}
+	req, thr, ret := r.Counts()
+	return Outcome{Results: r.out, Aborted: aborted, AbortClass: class, Requests: req, Throttled: thr, Retries: ret}
 }
 
+// runner is one Apply of a run: the plan and its results.
 type runner struct {
-	pf   Platform
+	*Run
 	plan Plan
-	opts Options
-	pol  *policy
 	out  []Result
-	stop context.CancelFunc
 
-	mu         sync.Mutex
-	aborted    string
-	abortClass Class
-	failed     int
-}
-
-// newRunner returns a runner for pf with opts' defaults filled in: 8 accounts
-// at once, 5 attempts per request, no scrubbing. stop ends the run early.
-func newRunner(pf Platform, opts Options, stop context.CancelFunc) *runner {
-	if opts.Parallelism < 1 {
-		opts.Parallelism = 8
-	}
-	if opts.MaxAttempts < 1 {
-		opts.MaxAttempts = 5
-	}
-	if opts.Scrub == nil {
-		opts.Scrub = func(s string) string { return s }
-	}
-	return &runner{pf: pf, opts: opts, pol: newPolicy(opts.Rate, opts.MaxAttempts, opts.RequestTimeout), stop: stop}
+	mu     sync.Mutex
+	failed int
 }
 
 func (r *runner) skip(i int) {
@@ -170,16 +153,6 @@ func (r *runner) skip(i int) {
 	}
 	r.out[i] = res
 	r.count(res)
-}
-
-func (r *runner) abort(reason string, class Class) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.aborted == "" {
-		r.aborted, r.abortClass = reason, class
-		r.opts.Log.Error().Str("reason", reason).Msg("aborting the run: no new requests")
-	}
-	r.stop()
 }
 
 // one carries out change i and records its result.
@@ -274,7 +247,7 @@ func (r *runner) count(res Result) {
 	}
 }
 
-func (r *runner) resultError(err error) *ResultError {
+func (r *Run) resultError(err error) *ResultError {
 	re := &ResultError{Class: Classify(err), Message: r.opts.Scrub(err.Error())}
 	var ae *APIError
 	if errors.As(err, &ae) {
@@ -287,62 +260,6 @@ func (r *runner) resultError(err error) *ResultError {
 	return re
 }
 
-// call makes one attempt of op under the run's policy: it waits for the rate
-// and any pause, bounds the attempt's time, and feeds the outcome back. The
-// attempt itself does not stop on interruption, so a request in flight finishes.
-func (r *runner) call(ctx context.Context, op func(context.Context) error) error {
-	if err := r.pol.wait(ctx); err != nil {
-		return err
-	}
-	actx := context.WithoutCancel(ctx)
-	if r.pol.timeout > 0 {
-		var cancel context.CancelFunc
-		actx, cancel = context.WithTimeout(actx, r.pol.timeout)
-		defer cancel()
-	}
-	err := op(actx)
-	if err == nil {
-		r.pol.answer(true)
-		return nil
-	}
-	var ae *APIError
-	switch {
-	case !errors.As(err, &ae) || ae.Status == 0: // no answer: a reset, a timeout
-	case ae.Status == 429 || ae.Status == 503:
-		r.pol.throttle(ae.RetryAfter)
-	default:
-		r.pol.answer(false)
-	}
-	if Classify(err) == Systemic {
-		r.abort("the platform rejected the credentials: "+r.opts.Scrub(err.Error()), Systemic)
-	}
-	return err
-}
-
-// retrying runs op until it succeeds, fails for good, or attempts run out.
-// It returns the last error; res.Attempts counts every attempt, so a lookup
-// or read on the side of the account's change passes a Result of its own.
-func (r *runner) retrying(ctx context.Context, res *Result, op func(context.Context) error) error {
-	for attempt := 1; ; attempt++ {
-		res.Attempts++
-		err := r.call(ctx, op)
-		if err == nil {
-			return nil
-		}
-		if Classify(err) != Transient {
-			return err
-		}
-		d, rerr := r.pol.retry(attempt, err)
-		if rerr != nil {
-			return rerr
-		}
-		r.opts.Log.Debug().Str("account", res.Name).Int("attempt", attempt).Dur("backoff", d).Str("error", r.opts.Scrub(err.Error())).Msg("retrying")
-		if serr := sleep(ctx, d); serr != nil {
-			return fmt.Errorf("interrupted before retrying: %w", errors.Join(serr, err))
-		}
-	}
-}
-
 // create creates the instance. After an ambiguous failure it looks the
 // instance up by its marker before trying again, so it never creates twice.
 func (r *runner) create(ctx context.Context, c Change, res *Result) (*Instance, error) {
@@ -350,7 +267,7 @@ func (r *runner) create(ctx context.Context, c Change, res *Result) (*Instance, 
 	for attempt := 1; ; attempt++ {
 		res.Attempts++
 		var inst Instance
-		err := r.call(ctx, func(ctx context.Context) error {
+		err := r.call(ctx, true, func(ctx context.Context) error {
 			var err error
 			inst, err = r.pf.Create(ctx, d)
 			return err
@@ -362,13 +279,8 @@ func (r *runner) create(ctx context.Context, c Change, res *Result) (*Instance, 
 		switch class {
 		case Ambiguous:
 			r.opts.Log.Info().Str("account", c.Name).Str("error", r.opts.Scrub(err.Error())).Msg("create outcome unknown: looking it up before any retry")
-			var found *Instance
 			// The lookup is not an attempt of the create: res.Attempts counts creates sent.
-			lerr := r.retrying(ctx, &Result{Name: res.Name}, func(ctx context.Context) error {
-				var err error
-				found, err = r.pf.Lookup(ctx, d.Set, d.Account.Name)
-				return err
-			})
+			found, lerr := r.Lookup(ctx, d.Set, d.Account.Name)
 			if lerr != nil {
 				return nil, fmt.Errorf("look up after an unclear create: %w", lerr)
 			}
@@ -395,7 +307,7 @@ func (r *runner) update(ctx context.Context, c Change, res *Result) (*Instance, 
 	cur := *c.Remote
 	var inst Instance
 	for refreshes := 0; ; refreshes++ {
-		err := r.retrying(ctx, res, func(ctx context.Context) error {
+		err := r.retrying(ctx, request{write: true, account: c.Name, attempts: &res.Attempts}, func(ctx context.Context) error {
 			var err error
 			inst, err = r.pf.Update(ctx, cur, *c.Desired)
 			return err
@@ -407,7 +319,7 @@ func (r *runner) update(ctx context.Context, c Change, res *Result) (*Instance, 
 			}
 			return &inst, nil
 		}
-		if gerr := r.retrying(ctx, &Result{Name: res.Name}, func(ctx context.Context) error {
+		if gerr := r.retrying(ctx, request{account: c.Name}, func(ctx context.Context) error {
 			var err error
 			cur, err = r.pf.Get(ctx, c.Remote.ID)
 			return err
@@ -419,7 +331,7 @@ func (r *runner) update(ctx context.Context, c Change, res *Result) (*Instance, 
 
 // delete removes the instance; one already gone counts as deleted.
 func (r *runner) delete(ctx context.Context, c Change, res *Result) error {
-	err := r.retrying(ctx, res, func(ctx context.Context) error {
+	err := r.retrying(ctx, request{write: true, account: c.Name, attempts: &res.Attempts}, func(ctx context.Context) error {
 		return r.pf.Delete(ctx, *c.Remote)
 	})
 	var ae *APIError
@@ -432,7 +344,7 @@ func (r *runner) delete(ctx context.Context, c Change, res *Result) error {
 // verify reads the instance back and marks it Unhealthy unless valid and enabled.
 func (r *runner) verify(ctx context.Context, res *Result) {
 	var inst Instance
-	err := r.retrying(ctx, &Result{Name: res.Name}, func(ctx context.Context) error {
+	err := r.retrying(ctx, request{account: res.Name}, func(ctx context.Context) error {
 		var err error
 		inst, err = r.pf.Get(ctx, res.InstanceID)
 		return err

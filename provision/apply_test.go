@@ -63,12 +63,13 @@ func accounts(n int) []manifest.Account {
 func run(t testing.TB, b *bench, set string, accts []manifest.Account, prune bool, opts provision.Options) (provision.Plan, provision.Outcome) {
 	t.Helper()
 	opts.Log = zerolog.Nop()
-	remote, err := provision.ReadRemote(context.Background(), b.pf, set, nil, opts)
+	r := provision.NewRun(b.pf, opts)
+	remote, err := r.ReadRemote(context.Background(), set, nil)
 	if err != nil {
 		t.Fatalf("read remote: %v", err)
 	}
 	plan := provision.MakePlan(set, manifest.CloudElements, accts, remote, provision.PlanOptions{Prune: prune})
-	return plan, provision.Apply(context.Background(), b.pf, plan, opts)
+	return plan, r.Apply(context.Background(), plan)
 }
 
 func count(out provision.Outcome, a provision.Action, s provision.Status) int {
@@ -188,7 +189,7 @@ func TestRejectedCredentialsStopTheRun(t *testing.T) {
 	b := newBench(t, emulator.Options{}, "wrong-user")
 	accts := accounts(200)
 	plan := provision.MakePlan("acme", manifest.CloudElements, accts, nil, provision.PlanOptions{})
-	out := provision.Apply(context.Background(), b.pf, plan, provision.Options{Parallelism: 8, Log: zerolog.Nop()})
+	out := provision.NewRun(b.pf, provision.Options{Parallelism: 8, Log: zerolog.Nop()}).Apply(context.Background(), plan)
 	if out.AbortClass != provision.Systemic {
 		t.Fatalf("abort class %q, want systemic", out.AbortClass)
 	}
@@ -207,7 +208,7 @@ func TestMaxFailuresAbortsTheRest(t *testing.T) {
 		accts[i].Element = "no-such-element" // 404: an item error each
 	}
 	plan := provision.MakePlan("acme", manifest.CloudElements, accts, nil, provision.PlanOptions{})
-	out := provision.Apply(context.Background(), b.pf, plan, provision.Options{Parallelism: 2, MaxFailures: provision.FailureBudgetOf(5), Log: zerolog.Nop()})
+	out := provision.NewRun(b.pf, provision.Options{Parallelism: 2, MaxFailures: provision.FailureBudgetOf(5), Log: zerolog.Nop()}).Apply(context.Background(), plan)
 	if out.AbortClass != provision.ClassBudget {
 		t.Fatalf("abort class %q, want the failure budget", out.AbortClass)
 	}
@@ -222,7 +223,7 @@ func TestInterruptFinishesInFlightAndSkipsTheRest(t *testing.T) {
 	plan := provision.MakePlan("acme", manifest.CloudElements, accts, nil, provision.PlanOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
-	out := provision.Apply(ctx, b.pf, plan, provision.Options{Parallelism: 4, Log: zerolog.Nop()})
+	out := provision.NewRun(b.pf, provision.Options{Parallelism: 4, Log: zerolog.Nop()}).Apply(ctx, plan)
 	if out.AbortClass != provision.Canceled {
 		t.Fatalf("abort class %q, want canceled", out.AbortClass)
 	}

@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -15,6 +16,12 @@ import (
 // [*APIError]; it is safe to retry, as it changes nothing on the platform.
 type Authorizer interface {
 	OAuthURL(ctx context.Context, element, clientID string, clientSecret manifest.Secret, callbackURL string, scopes []string, state string) (string, error)
+}
+
+// CanAuthorize reports whether pf issues consent URLs.
+func CanAuthorize(pf Platform) bool {
+	_, ok := pf.(Authorizer)
+	return ok
 }
 
 // NeedsConsent reports whether a is an oauth2 account without an
@@ -53,12 +60,12 @@ type ConsentOutcome struct {
 // failure is recorded in its ConsentURL and never stops the others, and the
 // run stops early only when the platform rejects its credentials or ctx is
 // cancelled. The caller chooses the accounts, normally those NeedsConsent
-// selects.
-func AuthorizeURLs(ctx context.Context, az Authorizer, accounts []manifest.Account, opts Options) ConsentOutcome {
-	stopCtx, stop := context.WithCancel(ctx)
+// selects. The run's platform must be an Authorizer (see CanAuthorize).
+func (r *Run) AuthorizeURLs(ctx context.Context, accounts []manifest.Account) ConsentOutcome {
+	stopCtx, stop := r.batch(ctx)
 	defer stop()
-	r := newRunner(nil, opts, stop)
-	opts = r.opts
+	opts := r.opts
+	az, _ := r.pf.(Authorizer)
 	out := make([]ConsentURL, len(accounts))
 
 	g := new(errgroup.Group)
@@ -78,24 +85,28 @@ func AuthorizeURLs(ctx context.Context, az Authorizer, accounts []manifest.Accou
 		})
 	}
 	_ = g.Wait()
-	if r.aborted == "" && ctx.Err() != nil {
-		r.aborted, r.abortClass = "interrupted", Canceled
+	aborted, class := r.abortState()
+	if aborted == "" && ctx.Err() != nil {
+		aborted, class = "interrupted", Canceled
 	}
-	req, thr, ret := r.pol.stats()
-	return ConsentOutcome{URLs: out, Aborted: r.aborted, AbortClass: r.abortClass, Requests: req, Throttled: thr, Retries: ret}
+	req, thr, ret := r.Counts()
+	return ConsentOutcome{URLs: out, Aborted: aborted, AbortClass: class, Requests: req, Throttled: thr, Retries: ret}
 }
 
 // consentURL asks for one account's consent URL under the run's policy.
-func (r *runner) consentURL(ctx context.Context, az Authorizer, a *manifest.Account) ConsentURL {
+func (r *Run) consentURL(ctx context.Context, az Authorizer, a *manifest.Account) ConsentURL {
 	start := time.Now()
-	res := Result{Name: a.Name, Element: a.Element}
+	attempts := 0
 	var u string
-	err := r.retrying(ctx, &res, func(ctx context.Context) error {
+	err := r.retrying(ctx, request{account: a.Name, attempts: &attempts}, func(ctx context.Context) error {
+		if az == nil {
+			return fmt.Errorf("%s has no consent URL", r.pf.Name())
+		}
 		var err error
 		u, err = az.OAuthURL(ctx, a.Element, a.Auth.ClientID, a.Auth.ClientSecret, a.Auth.CallbackURL, a.Auth.Scopes, a.Name)
 		return err
 	})
-	c := ConsentURL{Name: a.Name, Element: a.Element, Attempts: res.Attempts, Duration: time.Since(start)}
+	c := ConsentURL{Name: a.Name, Element: a.Element, Attempts: attempts, Duration: time.Since(start)}
 	if err != nil && Classify(err) == Canceled {
 		c.Status = Skipped // interrupted before an answer; asking changes nothing, so nothing is lost
 		return c

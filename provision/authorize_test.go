@@ -86,7 +86,7 @@ func TestAuthorizeURLsRetriesAndRecordsFailures(t *testing.T) {
 	c := cloudelements.New(base, nil, creds, manifest.CloudElements)
 
 	accts := consentAccounts(20)
-	out := provision.AuthorizeURLs(context.Background(), c, accts, provision.Options{Parallelism: 4, Log: zerolog.Nop()})
+	out := provision.NewRun(c, provision.Options{Parallelism: 4, Log: zerolog.Nop()}).AuthorizeURLs(context.Background(), accts)
 	if out.Aborted != "" || len(out.URLs) != len(accts) {
 		t.Fatalf("aborted %q, %d results", out.Aborted, len(out.URLs))
 	}
@@ -125,7 +125,7 @@ func btoi(b bool) int {
 // systemic; no account waits for another request.
 func TestAuthorizeURLsStopsOnRejectedCredentials(t *testing.T) {
 	b := newBench(t, emulator.Options{}, "wrong-user")
-	out := provision.AuthorizeURLs(context.Background(), b.pf.(provision.Authorizer), consentAccounts(100), provision.Options{Parallelism: 4, Log: zerolog.Nop()})
+	out := provision.NewRun(b.pf, provision.Options{Parallelism: 4, Log: zerolog.Nop()}).AuthorizeURLs(context.Background(), consentAccounts(100))
 	if out.AbortClass != provision.Systemic || !strings.Contains(out.Aborted, "rejected the credentials") {
 		t.Fatalf("aborted %q (%s), want systemic", out.Aborted, out.AbortClass)
 	}
@@ -153,10 +153,11 @@ func TestAuthorizeURLsStopsOnRejectedCredentials(t *testing.T) {
 
 // fakeAuthorizer answers after a delay and records the peak concurrency.
 type fakeAuthorizer struct {
-	delay          time.Duration
-	mu             sync.Mutex
-	inFlight, peak int
-	calls          atomic.Int64
+	provision.Platform // nil: only OAuthURL is called
+	delay              time.Duration
+	mu                 sync.Mutex
+	inFlight, peak     int
+	calls              atomic.Int64
 }
 
 func (f *fakeAuthorizer) OAuthURL(ctx context.Context, element, clientID string, _ manifest.Secret, _ string, _ []string, state string) (string, error) {
@@ -176,7 +177,7 @@ func (f *fakeAuthorizer) OAuthURL(ctx context.Context, element, clientID string,
 
 func TestAuthorizeURLsBoundedParallelism(t *testing.T) {
 	f := &fakeAuthorizer{delay: 5 * time.Millisecond}
-	out := provision.AuthorizeURLs(context.Background(), f, consentAccounts(60), provision.Options{Parallelism: 3, Log: zerolog.Nop()})
+	out := provision.NewRun(f, provision.Options{Parallelism: 3, Log: zerolog.Nop()}).AuthorizeURLs(context.Background(), consentAccounts(60))
 	if f.peak > 3 || f.peak < 2 {
 		t.Fatalf("peak concurrency %d, want up to the parallelism 3", f.peak)
 	}
@@ -191,7 +192,7 @@ func TestAuthorizeURLsInterruptSkipsTheRest(t *testing.T) {
 	f := &fakeAuthorizer{delay: 10 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(35*time.Millisecond, cancel)
-	out := provision.AuthorizeURLs(ctx, f, consentAccounts(200), provision.Options{Parallelism: 2, Log: zerolog.Nop()})
+	out := provision.NewRun(f, provision.Options{Parallelism: 2, Log: zerolog.Nop()}).AuthorizeURLs(ctx, consentAccounts(200))
 	if out.AbortClass != provision.Canceled {
 		t.Fatalf("abort class %q, want canceled", out.AbortClass)
 	}

@@ -48,7 +48,7 @@ func BenchmarkApply10kLatency50ms(b *testing.B) {
 		e := newBench(b, emulator.Options{Latency: latency}, "demo-user")
 		rec := &recorder{Platform: e.pf}
 		opts := provision.Options{Parallelism: parallelism, Log: zerolog.Nop()}
-		remote, err := provision.ReadRemote(context.Background(), e.pf, "acme", nil, opts)
+		remote, err := provision.NewRun(e.pf, opts).ReadRemote(context.Background(), "acme", nil)
 		if err != nil {
 			b.Fatalf("read remote: %v", err)
 		}
@@ -56,7 +56,7 @@ func BenchmarkApply10kLatency50ms(b *testing.B) {
 		b.StartTimer()
 
 		start := time.Now()
-		out := provision.Apply(context.Background(), rec, plan, opts)
+		out := provision.NewRun(rec, opts).Apply(context.Background(), plan)
 		end := time.Now()
 		applyTime += end.Sub(start)
 
@@ -118,12 +118,13 @@ func benchRateLimit(b *testing.B, parallelism int) {
 		b.StartTimer()
 
 		start := time.Now()
-		remote, err := provision.ReadRemote(context.Background(), rec, "acme", nil, opts)
+		run := provision.NewRun(rec, opts)
+		remote, err := run.ReadRemote(context.Background(), "acme", nil)
 		if err != nil {
 			b.Fatalf("read remote: %v", err)
 		}
 		plan := provision.MakePlan("acme", manifest.CloudElements, accts, remote, provision.PlanOptions{})
-		out := provision.Apply(context.Background(), rec, plan, opts)
+		out := run.Apply(context.Background(), plan)
 		end := time.Now()
 
 		b.StopTimer()
@@ -196,8 +197,8 @@ func (r *recorder) afterFirst429() (time.Time, int) {
 	return r.first429, n
 }
 
-func (r *recorder) List(ctx context.Context, set string) ([]provision.Instance, error) {
-	out, err := r.Platform.List(ctx, set)
+func (r *recorder) ListPage(ctx context.Context, q provision.Query, token string) (provision.Page, error) {
+	out, err := r.Platform.ListPage(ctx, q, token)
 	r.note(err)
 	return out, err
 }
@@ -236,7 +237,7 @@ func BenchmarkPlan100kInstances(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		t0 := time.Now()
-		remote, err := provision.ReadRemote(context.Background(), e.pf, "acme", nil, opts)
+		remote, err := provision.NewRun(e.pf, opts).ReadRemote(context.Background(), "acme", nil)
 		if err != nil {
 			b.Fatalf("read remote: %v", err)
 		}

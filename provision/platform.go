@@ -13,13 +13,13 @@ type Platform interface {
 	// Name returns the platform's name, as in target.platform.
 	Name() manifest.Platform
 
-	// List returns every instance carrying the marker of set, following all pages.
-	// An empty result is not an error. Safe to retry.
-	List(ctx context.Context, set string) ([]Instance, error)
-
-	// Lookup returns the instance of set named name, or nil when there is none.
-	// It is the read-before-retry of an ambiguous create. Safe to retry.
-	Lookup(ctx context.Context, set, name string) (*Instance, error)
+	// ListPage returns one page of the instances that carry the marker of
+	// q.Set (and are named exactly q.Name, when it is not empty: a lookup),
+	// starting at token: empty for the first page, then each page's Next. A
+	// query that matches nothing is an empty last page, not an error. Safe to
+	// retry. The engine follows the pages, each one request under the run's
+	// policy, and stops a listing that would not end (see [Run.List]).
+	ListPage(ctx context.Context, q Query, token string) (Page, error)
 
 	// Get reads one instance by id, with its health. Safe to retry.
 	Get(ctx context.Context, id string) (Instance, error)
@@ -35,6 +35,20 @@ type Platform interface {
 	// Delete removes the instance. A 404 is reported as an *APIError with
 	// Status 404, which the caller treats as already deleted. Safe to retry.
 	Delete(ctx context.Context, cur Instance) error
+}
+
+// Query selects the instances a listing returns.
+type Query struct {
+	Set  string // the set whose marker the instances carry
+	Name string // when not empty, only the instances named exactly Name: a lookup
+}
+
+// Page is one page of a listing.
+type Page struct {
+	Instances []Instance // the page's instances that match the query
+	Next      string     // the token of the next page; empty on the last page
+	Scanned   int        // the items the page held, before the client kept those matching the query
+	Total     int        // the items the platform says the whole listing holds; -1 when it does not say
 }
 
 // Desired is what one account should look like on the platform.

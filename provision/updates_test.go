@@ -206,7 +206,7 @@ func TestLegacyMarkersPlanUnchanged(t *testing.T) {
 					t.Fatalf("legacy marker %q", d.Fingerprint)
 				}
 			}
-			if out := provision.Apply(t.Context(), b.pf, legacy, provision.Options{}); count(out, provision.Create, provision.Succeeded) != len(accts) {
+			if out := provision.NewRun(b.pf, provision.Options{}).Apply(t.Context(), legacy); count(out, provision.Create, provision.Succeeded) != len(accts) {
 				t.Fatalf("legacy create: %+v", out.Results[0])
 			}
 			plan, _ := run(t, b, "acme", accts, false, provision.Options{})

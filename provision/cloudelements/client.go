@@ -63,68 +63,44 @@ func New(baseURL string, hc *http.Client, creds manifest.Credentials, platform m
 // Name returns the platform the client was made for.
 func (c *Client) Name() manifest.Platform { return c.platform }
 
-// List returns every instance tagged with the set marker of set, following the
-// Elements-Next-Page-Token header through all pages. A 404 means no instance.
-func (c *Client) List(ctx context.Context, set string) ([]provision.Instance, error) {
-	q := url.Values{}
-	q.Set("tags[]", setMarker(set))
-	q.Set("pageSize", strconv.Itoa(pageSize))
-	raws, err := c.listAll(ctx, "list", q)
-	if err != nil {
-		return nil, err
+// ListPage returns one page of GET /instances: the instances tagged with the
+// set marker of q.Set (and, for a lookup, named exactly q.Name: the API's
+// searchText matches substrings, so the name is compared here), the
+// Elements-Next-Page-Token of the next page and the Elements-Total-Count. A
+// 404 is an empty last page: the API answers 404 when nothing matches.
+func (c *Client) ListPage(ctx context.Context, q provision.Query, token string) (provision.Page, error) {
+	v := url.Values{}
+	v.Set("tags[]", setMarker(q.Set))
+	op := "list"
+	if q.Name != "" {
+		v.Set("searchText", q.Name)
+		op = "lookup"
+	} else {
+		v.Set("pageSize", strconv.Itoa(pageSize))
 	}
-	out := make([]provision.Instance, 0, len(raws))
+	if token != "" {
+		v.Set("nextPage", token)
+	}
+	var raws []rawInstance
+	hdr, err := c.do(ctx, op, http.MethodGet, "/instances?"+v.Encode(), nil, nil, &raws)
+	if err != nil {
+		var ae *provision.APIError
+		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+			return provision.Page{Total: -1}, nil
+		}
+		return provision.Page{}, err
+	}
+	page := provision.Page{Next: hdr.Get("Elements-Next-Page-Token"), Scanned: len(raws), Total: -1}
+	if n, err := strconv.Atoi(hdr.Get("Elements-Total-Count")); err == nil && n >= 0 {
+		page.Total = n
+	}
 	for _, r := range raws {
 		in := r.instance()
-		if in.Set == set {
-			out = append(out, in)
+		if in.Set == q.Set && (q.Name == "" || in.Name == q.Name) {
+			page.Instances = append(page.Instances, in)
 		}
 	}
-	return out, nil
-}
-
-// Lookup returns the instance of set named exactly name, or nil. The API's
-// searchText matches substrings, so the name is compared here.
-func (c *Client) Lookup(ctx context.Context, set, name string) (*provision.Instance, error) {
-	q := url.Values{}
-	q.Set("tags[]", setMarker(set))
-	q.Set("searchText", name)
-	raws, err := c.listAll(ctx, "lookup", q)
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range raws {
-		in := r.instance()
-		if in.Name == name && in.Set == set {
-			return &in, nil
-		}
-	}
-	return nil, nil
-}
-
-// listAll reads every page of GET /instances with query q. A 404 ends the
-// list: the API answers 404 when nothing matches.
-func (c *Client) listAll(ctx context.Context, op string, q url.Values) ([]rawInstance, error) {
-	var all []rawInstance
-	seen := map[string]bool{}
-	for {
-		var page []rawInstance
-		hdr, err := c.do(ctx, op, http.MethodGet, "/instances?"+q.Encode(), nil, nil, &page)
-		if err != nil {
-			var ae *provision.APIError
-			if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
-				return all, nil
-			}
-			return nil, err
-		}
-		all = append(all, page...)
-		next := hdr.Get("Elements-Next-Page-Token")
-		if next == "" || seen[next] || len(page) == 0 {
-			return all, nil
-		}
-		seen[next] = true
-		q.Set("nextPage", next)
-	}
+	return page, nil
 }
 
 // Get reads the instance with the given id.

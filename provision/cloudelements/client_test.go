@@ -250,14 +250,14 @@ func TestRequests(t *testing.T) {
 	}{
 		{
 			name:   "list",
-			call:   func(c *Client) error { _, err := c.List(context.Background(), testSet); return err },
+			call:   func(c *Client) error { _, err := listSet(c, context.Background(), testSet); return err },
 			reply:  reply{body: "[" + inst + "]"},
 			method: "GET", path: "/instances",
 			query: url.Values{"tags[]": {"hubprov:set=" + testSet}, "pageSize": {"200"}},
 		},
 		{
 			name:   "lookup",
-			call:   func(c *Client) error { _, err := c.Lookup(context.Background(), testSet, "acme-crm"); return err },
+			call:   func(c *Client) error { _, err := lookupName(c, context.Background(), testSet, "acme-crm"); return err },
 			reply:  reply{body: "[" + inst + "]"},
 			method: "GET", path: "/instances",
 			query: url.Values{"tags[]": {"hubprov:set=" + testSet}, "searchText": {"acme-crm"}},
@@ -459,7 +459,7 @@ func TestListPaging(t *testing.T) {
 		// An instance another set's marker leaked into: dropped.
 		reply{body: "[" + instanceJSON(5, "n5", "hubprov:set=other") + "," + instanceJSON(6, "n6", "hubprov:set="+testSet) + "]"},
 	)
-	got, err := c.List(context.Background(), testSet)
+	got, err := listSet(c, context.Background(), testSet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -485,11 +485,11 @@ func TestListPaging(t *testing.T) {
 func TestNotFoundMeansEmpty(t *testing.T) {
 	nf := reply{status: 404, body: `{"requestId":"r404","message":"No instances found"}`}
 	c, _ := newTestClient(t, nf)
-	got, err := c.List(context.Background(), testSet)
+	got, err := listSet(c, context.Background(), testSet)
 	if err != nil || len(got) != 0 {
 		t.Errorf("List on 404 = %v, %v; want empty, nil", got, err)
 	}
-	in, err := c.Lookup(context.Background(), testSet, "acme-crm")
+	in, err := lookupName(c, context.Background(), testSet, "acme-crm")
 	if err != nil || in != nil {
 		t.Errorf("Lookup on 404 = %v, %v; want nil, nil", in, err)
 	}
@@ -500,7 +500,7 @@ func TestLookupExactName(t *testing.T) {
 		instanceJSON(1, "acme-crm-2", "hubprov:set="+testSet) + "," +
 		instanceJSON(2, "acme-crm", "hubprov:set=other") + "," +
 		instanceJSON(3, "acme-crm", "hubprov:set="+testSet, "hubprov:spec=ff") + "]"})
-	in, err := c.Lookup(context.Background(), testSet, "acme-crm")
+	in, err := lookupName(c, context.Background(), testSet, "acme-crm")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -508,7 +508,7 @@ func TestLookupExactName(t *testing.T) {
 		t.Errorf("Lookup = %+v, want id 3", in)
 	}
 	c, _ = newTestClient(t, reply{body: "[" + instanceJSON(1, "acme-crm-2", "hubprov:set="+testSet) + "]"})
-	if in, err := c.Lookup(context.Background(), testSet, "acme-crm"); err != nil || in != nil {
+	if in, err := lookupName(c, context.Background(), testSet, "acme-crm"); err != nil || in != nil {
 		t.Errorf("Lookup of a substring match = %+v, %v; want nil", in, err)
 	}
 }
@@ -569,10 +569,10 @@ func callOp(c *Client, op string) error {
 	var err error
 	switch op {
 	case "list":
-		_, err = c.List(ctx, testSet)
+		_, err = listSet(c, ctx, testSet)
 	case "lookup":
 		// 404 is "none" for lookup, so a 404 test does not use it.
-		_, err = c.Lookup(ctx, testSet, "acme-crm")
+		_, err = lookupName(c, ctx, testSet, "acme-crm")
 	case "get":
 		_, err = c.Get(ctx, "58772")
 	case "create":
@@ -670,7 +670,7 @@ func TestCanceledContext(t *testing.T) {
 	c, _ := newTestClient(t, reply{body: "[]"})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := c.List(ctx, testSet)
+	_, err := listSet(c, ctx, testSet)
 	if !errors.Is(err, context.Canceled) || provision.Classify(err) != provision.Canceled {
 		t.Errorf("List with canceled context = %v (class %s)", err, provision.Classify(err))
 	}
@@ -790,4 +790,14 @@ func TestCreateAnswerWithTagObjects(t *testing.T) {
 			t.Errorf("tags %s: no error", bad)
 		}
 	}
+}
+
+// listSet lists the set through the engine's pagination, one attempt per request.
+func listSet(c *Client, ctx context.Context, set string) ([]provision.Instance, error) {
+	return provision.NewRun(c, provision.Options{MaxAttempts: 1}).List(ctx, set)
+}
+
+// lookupName looks name up through the engine, one attempt per request.
+func lookupName(c *Client, ctx context.Context, set, name string) (*provision.Instance, error) {
+	return provision.NewRun(c, provision.Options{MaxAttempts: 1}).Lookup(ctx, set, name)
 }

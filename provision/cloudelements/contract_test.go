@@ -51,7 +51,7 @@ func TestContractEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	list, err := c.List(ctx, testSet)
+	list, err := listSet(c, ctx, testSet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,11 +59,11 @@ func TestContractEmulator(t *testing.T) {
 		t.Errorf("list = %d instances, want %d: %+v", len(list), len(created), list)
 	}
 
-	in, err := c.Lookup(ctx, testSet, "contract-apiKey")
+	in, err := lookupName(c, ctx, testSet, "contract-apiKey")
 	if err != nil || in == nil || in.ID != created[0].ID {
 		t.Fatalf("lookup = %+v, %v; want id %s", in, err, created[0].ID)
 	}
-	if in, err := c.Lookup(ctx, testSet, "contract-none"); err != nil || in != nil {
+	if in, err := lookupName(c, ctx, testSet, "contract-none"); err != nil || in != nil {
 		t.Errorf("lookup of a missing name = %+v, %v", in, err)
 	}
 
@@ -98,7 +98,7 @@ func TestContractEmulator(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
 		t.Errorf("second delete = %v, want an *APIError 404", err)
 	}
-	if list, err := c.List(ctx, testSet); err != nil || len(list) != 0 {
+	if list, err := listSet(c, ctx, testSet); err != nil || len(list) != 0 {
 		t.Errorf("list after delete = %+v, %v", list, err)
 	}
 
@@ -108,7 +108,7 @@ func TestContractEmulator(t *testing.T) {
 	}
 
 	bad := New(srv.URL+emulator.CloudElementsPrefix, srv.Client(), creds(), manifest.OpenConnectors)
-	_, err = bad.List(ctx, testSet)
+	_, err = listSet(bad, ctx, testSet)
 	if provision.Classify(err) != provision.Systemic {
 		t.Errorf("list with wrong credentials = %v, want systemic", err)
 	}
@@ -129,7 +129,7 @@ func TestContractEmulatorPaging(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	list, err := c.List(ctx, testSet)
+	list, err := listSet(c, ctx, testSet)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,58 +63,33 @@ func New(baseURL string, hc *http.Client, creds manifest.Credentials) *Client {
 // Name returns adobe-flow.
 func (c *Client) Name() manifest.Platform { return manifest.AdobeFlow }
 
-// List returns every HubSpot connection whose description carries the marker
-// of set, following continuation tokens through all pages.
-func (c *Client) List(ctx context.Context, set string) ([]provision.Instance, error) {
-	items, err := c.listAll(ctx, "list", [][2]string{{"property", "connectionSpec.id==" + SpecID}, {"limit", strconv.Itoa(listLimit)}})
-	if err != nil {
-		return nil, err
+// ListPage returns one page of GET /connections: the HubSpot connections
+// whose description carries the marker of q.Set (and, for a lookup, named
+// exactly q.Name), and the continuation token of the next page. The API
+// announces no total.
+func (c *Client) ListPage(ctx context.Context, q provision.Query, token string) (provision.Page, error) {
+	p := [][2]string{{"property", "connectionSpec.id==" + SpecID}}
+	op := "list"
+	if q.Name != "" {
+		p = append(p, [2]string{"property", "name==" + q.Name})
+		op = "lookup"
+	} else {
+		p = append(p, [2]string{"limit", strconv.Itoa(listLimit)})
 	}
-	var out []provision.Instance
-	for _, it := range items {
-		if in := it.instance(); in.Set == set {
-			out = append(out, in)
+	if token != "" {
+		p = append(p, [2]string{"continuationToken", token})
+	}
+	var resp listResponse
+	if err := c.do(ctx, op, http.MethodGet, "/connections?"+encodeQuery(p), "", nil, nil, &resp); err != nil {
+		return provision.Page{}, err
+	}
+	page := provision.Page{Next: resp.next(), Scanned: len(resp.Items), Total: -1}
+	for _, it := range resp.Items {
+		if in := it.instance(); in.Set == q.Set && (q.Name == "" || in.Name == q.Name) {
+			page.Instances = append(page.Instances, in)
 		}
 	}
-	return out, nil
-}
-
-// Lookup returns the HubSpot connection named exactly name and marked with
-// set, or nil.
-func (c *Client) Lookup(ctx context.Context, set, name string) (*provision.Instance, error) {
-	items, err := c.listAll(ctx, "lookup", [][2]string{{"property", "connectionSpec.id==" + SpecID}, {"property", "name==" + name}})
-	if err != nil {
-		return nil, err
-	}
-	for _, it := range items {
-		if in := it.instance(); in.Name == name && in.Set == set {
-			return &in, nil
-		}
-	}
-	return nil, nil
-}
-
-// listAll reads every page of GET /connections with the given query.
-func (c *Client) listAll(ctx context.Context, op string, params [][2]string) ([]connection, error) {
-	var all []connection
-	seen := map[string]bool{}
-	token := ""
-	for {
-		p := params
-		if token != "" {
-			p = append(append([][2]string(nil), params...), [2]string{"continuationToken", token})
-		}
-		var page listResponse
-		if err := c.do(ctx, op, http.MethodGet, "/connections?"+encodeQuery(p), "", nil, nil, &page); err != nil {
-			return nil, err
-		}
-		all = append(all, page.Items...)
-		token = page.next()
-		if token == "" || seen[token] || len(page.Items) == 0 {
-			return all, nil
-		}
-		seen[token] = true
-	}
+	return page, nil
 }
 
 // Get reads the connection with the given id. The API wraps it in items.

@@ -204,14 +204,17 @@ func TestRequests(t *testing.T) {
 	}{
 		{
 			name:   "list",
-			call:   func(c *Client) error { _, err := c.List(context.Background(), testSet); return err },
+			call:   func(c *Client) error { _, err := listSet(c, context.Background(), testSet); return err },
 			reply:  reply{body: one},
 			method: "GET", path: "/connections",
 			rawQ: "property=connectionSpec.id==" + SpecID + "&limit=1000",
 		},
 		{
-			name:   "lookup",
-			call:   func(c *Client) error { _, err := c.Lookup(context.Background(), testSet, "initech-crm"); return err },
+			name: "lookup",
+			call: func(c *Client) error {
+				_, err := lookupName(c, context.Background(), testSet, "initech-crm")
+				return err
+			},
 			reply:  reply{body: one},
 			method: "GET", path: "/connections",
 			rawQ: "property=connectionSpec.id==" + SpecID + "&property=name==initech-crm",
@@ -359,7 +362,7 @@ func TestListPagingAndFilter(t *testing.T) {
 			"_links":{"next":{"href":"/connections?continuationToken=tok3&limit=1000"}}}`},
 		reply{body: `{"items":[` + mine("c") + `]}`},
 	)
-	got, err := c.List(context.Background(), testSet)
+	got, err := listSet(c, context.Background(), testSet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +393,7 @@ func TestLookupExactNameAndSet(t *testing.T) {
 		item("1", "initech-crm-2", marker(testSet, "a"), "enabled", etag1) + `,` +
 		item("2", "initech-crm", marker("other", "b"), "enabled", etag1) + `,` +
 		item("3", "initech-crm", "user\n"+marker(testSet, "c"), "enabled", etag1) + `]}`})
-	in, err := c.Lookup(context.Background(), testSet, "initech-crm")
+	in, err := lookupName(c, context.Background(), testSet, "initech-crm")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +401,7 @@ func TestLookupExactNameAndSet(t *testing.T) {
 		t.Errorf("Lookup = %+v, want id 3", in)
 	}
 	c, _ = newTestClient(t, reply{body: `{"items":[]}`})
-	if in, err := c.Lookup(context.Background(), testSet, "initech-crm"); err != nil || in != nil {
+	if in, err := lookupName(c, context.Background(), testSet, "initech-crm"); err != nil || in != nil {
 		t.Errorf("Lookup of nothing = %+v, %v", in, err)
 	}
 }
@@ -411,9 +414,9 @@ func callOp(c *Client, op string) error {
 	var err error
 	switch op {
 	case "list":
-		_, err = c.List(ctx, testSet)
+		_, err = listSet(c, ctx, testSet)
 	case "lookup":
-		_, err = c.Lookup(ctx, testSet, "initech-crm")
+		_, err = lookupName(c, ctx, testSet, "initech-crm")
 	case "get":
 		_, err = c.Get(ctx, connID)
 	case "create":
@@ -600,4 +603,14 @@ func TestName(t *testing.T) {
 	if c.Name() != manifest.AdobeFlow || c.base != DefaultBaseURL {
 		t.Errorf("Name %s base %s", c.Name(), c.base)
 	}
+}
+
+// listSet lists the set through the engine's pagination, one attempt per request.
+func listSet(c *Client, ctx context.Context, set string) ([]provision.Instance, error) {
+	return provision.NewRun(c, provision.Options{MaxAttempts: 1}).List(ctx, set)
+}
+
+// lookupName looks name up through the engine, one attempt per request.
+func lookupName(c *Client, ctx context.Context, set, name string) (*provision.Instance, error) {
+	return provision.NewRun(c, provision.Options{MaxAttempts: 1}).Lookup(ctx, set, name)
 }

@@ -45,15 +45,15 @@ func TestContractEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	list, err := c.List(ctx, testSet)
+	list, err := listSet(c, ctx, testSet)
 	if err != nil || len(list) != 2 {
 		t.Errorf("list = %+v, %v; want 2 connections", list, err)
 	}
-	found, err := c.Lookup(ctx, testSet, a.Name)
+	found, err := lookupName(c, ctx, testSet, a.Name)
 	if err != nil || found == nil || found.ID != in.ID {
 		t.Fatalf("lookup = %+v, %v; want id %s", found, err, in.ID)
 	}
-	if none, err := c.Lookup(ctx, testSet, "foreign"); err != nil || none != nil {
+	if none, err := lookupName(c, ctx, testSet, "foreign"); err != nil || none != nil {
 		t.Errorf("lookup of another set's connection = %+v, %v", none, err)
 	}
 
@@ -95,7 +95,7 @@ func TestContractEmulator(t *testing.T) {
 	}
 
 	bad := New(srv.URL+emulator.FlowServicePrefix, srv.Client(), creds())
-	if _, err := bad.List(ctx, testSet); provision.Classify(err) != provision.Systemic {
+	if _, err := listSet(bad, ctx, testSet); provision.Classify(err) != provision.Systemic {
 		t.Errorf("list with wrong credentials = %v, want systemic", err)
 	}
 }
@@ -114,7 +114,7 @@ func TestContractEmulatorPaging(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	list, err := c.List(ctx, testSet)
+	list, err := listSet(c, ctx, testSet)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,255 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Run is one command's work with one platform. It owns the run's one retry
+// and rate policy, and every platform call of the command goes through it:
+// the listing and lookups that plan reads, reads by id, consent URLs, creates,
+// updates and deletes. So --request-timeout, --rate, --max-attempts and an
+// interrupt apply to each of them, and its counters count them all. Make one
+// with NewRun per command and use it for everything the command sends.
+type Run struct {
+	pf   Platform
+	opts Options
+	pol  *policy
+
+	mu         sync.Mutex
+	aborted    string
+	abortClass Class
+	stop       context.CancelFunc // stops the batch in progress (Apply, AuthorizeURLs); nil between batches
+}
+
+// NewRun returns the run of one command against pf, with opts' defaults
+// filled in: 8 accounts at once, 5 attempts per request, no scrubbing.
+func NewRun(pf Platform, opts Options) *Run {
+	if opts.Parallelism < 1 {
+		opts.Parallelism = 8
+	}
+	if opts.MaxAttempts < 1 {
+		opts.MaxAttempts = 5
+	}
+	if opts.Scrub == nil {
+		opts.Scrub = func(s string) string { return s }
+	}
+	return &Run{pf: pf, opts: opts, pol: newPolicy(opts.Rate, opts.MaxAttempts, opts.RequestTimeout)}
+}
+
+// Counts returns the requests the run has sent so far (every attempt of every
+// call), the 429 and 503 answers among them, and the retried attempts.
+func (r *Run) Counts() (requests, throttled, retries int) { return r.pol.stats() }
+
+// writeGrace is how long a create, update or delete in flight may still take
+// after an interrupt before it is cut off. Reads are cut off at once: they
+// change nothing. A cut-off create stays pending in the journal, and the next
+// run looks it up.
+var writeGrace = 10 * time.Second
+
+// abort stops the run: the batch in progress starts no new request.
+func (r *Run) abort(reason string, class Class) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.aborted == "" {
+		r.aborted, r.abortClass = reason, class
+		r.opts.Log.Error().Str("reason", reason).Msg("aborting the run: no new requests")
+	}
+	if r.stop != nil {
+		r.stop()
+	}
+}
+
+// batch starts a batch of calls (Apply, AuthorizeURLs) that an abort stops:
+// it returns the batch's context and a function that ends the batch.
+func (r *Run) batch(ctx context.Context) (context.Context, func()) {
+	stopCtx, stop := context.WithCancel(ctx)
+	r.mu.Lock()
+	r.stop = stop
+	aborted := r.aborted != ""
+	r.mu.Unlock()
+	if aborted {
+		stop()
+	}
+	return stopCtx, func() {
+		r.mu.Lock()
+		r.stop = nil
+		r.mu.Unlock()
+		stop()
+	}
+}
+
+// abortState returns why the run stopped early, if it did.
+func (r *Run) abortState() (string, Class) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.aborted, r.abortClass
+}
+
+// request describes one platform call for the policy.
+type request struct {
+	write    bool   // a create, update or delete: it may finish after an interrupt (writeGrace)
+	account  string // the account, for logs; empty for the set's listing
+	attempts *int   // counts every attempt; may be nil
+}
+
+// call makes one attempt of op under the run's policy: it waits for the rate
+// and any pause, bounds the attempt's time (--request-timeout), and feeds the
+// outcome back. An interrupt (ctx done) cuts a read off at once; a write in
+// flight may finish within writeGrace.
+func (r *Run) call(ctx context.Context, write bool, op func(context.Context) error) error {
+	if err := r.pol.wait(ctx); err != nil {
+		return err
+	}
+	actx := ctx
+	if write {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithCancel(context.WithoutCancel(ctx))
+		defer cancel()
+		defer context.AfterFunc(ctx, func() { time.AfterFunc(writeGrace, cancel) })()
+	}
+	if r.pol.timeout > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeout(actx, r.pol.timeout)
+		defer cancel()
+	}
+	err := op(actx)
+	if err == nil {
+		r.pol.answer(true)
+		return nil
+	}
+	if r.pol.timeout > 0 && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("no answer within the request timeout (%v): %w", r.pol.timeout, err)
+	}
+	var ae *APIError
+	switch {
+	case !errors.As(err, &ae) || ae.Status == 0: // no answer: a reset, a timeout
+	case ae.Status == 429 || ae.Status == 503:
+		r.pol.throttle(ae.RetryAfter)
+	default:
+		r.pol.answer(false)
+	}
+	if Classify(err) == Systemic {
+		r.abort("the platform rejected the credentials: "+r.opts.Scrub(err.Error()), Systemic)
+	}
+	return err
+}
+
+// retrying runs op until it succeeds, fails for good, or attempts run out,
+// and returns the last error.
+func (r *Run) retrying(ctx context.Context, q request, op func(context.Context) error) error {
+	for attempt := 1; ; attempt++ {
+		if q.attempts != nil {
+			*q.attempts++
+		}
+		err := r.call(ctx, q.write, op)
+		if err == nil {
+			return nil
+		}
+		if Classify(err) != Transient {
+			return err
+		}
+		d, rerr := r.pol.retry(attempt, err)
+		if rerr != nil {
+			return rerr
+		}
+		r.opts.Log.Debug().Str("account", q.account).Int("attempt", attempt).Dur("backoff", d).Str("error", r.opts.Scrub(err.Error())).Msg("retrying")
+		if serr := sleep(ctx, d); serr != nil {
+			return fmt.Errorf("interrupted before retrying: %w", errors.Join(serr, err))
+		}
+	}
+}
+
+// The bounds of one listing. A platform that keeps announcing another page
+// (a fresh token every time) is stopped by them; tests shorten them.
+var (
+	maxPages  = 1500    // pages of one listing: 300,000 instances at 200 a page
+	maxListed = 300_000 // instances one listing keeps
+)
+
+// ErrEndlessListing is the error of a listing the engine stopped because it
+// would not end: a repeated page token, more items than the platform's own
+// total, or more pages or instances than any real set holds.
+var ErrEndlessListing = errors.New("the listing does not end")
+
+// list reads every page of q, each page one request under the policy (so
+// each is timed, paced, retried and counted on its own), and stops with
+// ErrEndlessListing on a repeated page token, on more items than the largest
+// total the platform announced (allowing one page's worth for instances
+// created meanwhile), or past maxPages or maxListed.
+func (r *Run) list(ctx context.Context, q Query, rq request) ([]Instance, error) {
+	var all []Instance
+	seen := map[string]bool{}
+	token := ""
+	scanned, total, biggest := 0, -1, 0
+	for pages := 1; ; pages++ {
+		var page Page
+		if err := r.retrying(ctx, rq, func(ctx context.Context) error {
+			var err error
+			page, err = r.pf.ListPage(ctx, q, token)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		all = append(all, page.Instances...)
+		n := max(page.Scanned, len(page.Instances))
+		scanned += n
+		total = max(total, page.Total)
+		biggest = max(biggest, n)
+		next := page.Next
+		switch {
+		case next == "" || n == 0:
+			return all, nil
+		case seen[next]:
+			return nil, fmt.Errorf("%w: page %d repeats the page token %s", ErrEndlessListing, pages, shortToken(next))
+		case total >= 0 && scanned > total+biggest:
+			return nil, fmt.Errorf("%w: %d items over %d pages and another page announced, but the platform's total is %d", ErrEndlessListing, scanned, pages, total)
+		case pages >= maxPages:
+			return nil, fmt.Errorf("%w: another page after %d pages, the most hubprov reads", ErrEndlessListing, pages)
+		case len(all) > maxListed:
+			return nil, fmt.Errorf("%w: more than %d instances listed, the most hubprov keeps", ErrEndlessListing, maxListed)
+		}
+		seen[next] = true
+		token = next
+	}
+}
+
+// shortToken quotes a page token for a message, cut to a readable length.
+func shortToken(t string) string {
+	if len(t) > 40 {
+		t = t[:40] + "..."
+	}
+	return fmt.Sprintf("%q", t)
+}
+
+// List returns every instance carrying the marker of set, following all
+// pages under the run's policy.
+func (r *Run) List(ctx context.Context, set string) ([]Instance, error) {
+	return r.list(ctx, Query{Set: set}, request{})
+}
+
+// Lookup returns the instance of set named name, or nil when there is none:
+// the read-before-retry of an ambiguous create, and of a create an
+// interrupted run left pending.
+func (r *Run) Lookup(ctx context.Context, set, name string) (*Instance, error) {
+	found, err := r.list(ctx, Query{Set: set, Name: name}, request{account: name})
+	if err != nil {
+		return nil, err
+	}
+	for i := range found {
+		if found[i].Name == name && found[i].Set == set {
+			return &found[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// Attach sets what the run's next Apply records into: the journal (intent
+// and outcome records) and the progress counters; either may be nil. The
+// reads before a plan need neither.
+func (r *Run) Attach(j *Journal, p *Progress) {
+	r.opts.Journal, r.opts.Progress = j, p
+}
