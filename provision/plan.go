@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/hubprov/hubprov/manifest"
 )
@@ -55,8 +56,48 @@ type Change struct {
 // platform does not show changed) carry no values: a secret is never shown.
 // Old is nil for a configuration key the platform does not show.
 type FieldChange struct {
-	Field    string
-	Old, New any
+	Field string `json:"field"`
+	Old   any    `json:"old,omitempty"`
+	New   any    `json:"new,omitempty"`
+}
+
+// String is the change as the text plan prints it: field: old -> new, or the
+// field alone when it carries no values.
+func (f FieldChange) String() string { return f.render("->") }
+
+func (f FieldChange) render(arrow string) string {
+	switch f.Field {
+	case FieldCredentials:
+		return "credentials: a secret changed (values never shown)"
+	case FieldSpec:
+		return "spec: a desired field the platform does not show changed"
+	}
+	return f.Field + ": " + showValue(f.Old) + " " + arrow + " " + showValue(f.New)
+}
+
+// showValue quotes a value of a FieldChange for a plan: strings and tags in Go
+// syntax, so nothing in them (a newline, an escape sequence) reaches a
+// terminal raw.
+func showValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "(not shown)"
+	case string:
+		return strconv.Quote(x)
+	case []string:
+		q := make([]string, len(x))
+		for i, s := range x {
+			q[i] = strconv.Quote(s)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	case []any:
+		q := make([]string, len(x))
+		for i, s := range x {
+			q[i] = showValue(s)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	}
+	return strconv.Quote(fmt.Sprint(v))
 }
 
 // Field names of FieldChange besides "configuration.<key>".

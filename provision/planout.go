@@ -32,6 +32,9 @@ func (p *Plan) WriteText(w io.Writer, verbose bool) error {
 			}
 		case Update:
 			fmt.Fprintf(&b, "  %s (instance %s)", strings.Join(c.Fields, ", "), c.Remote.ID)
+			for _, f := range c.Diff {
+				fmt.Fprintf(&b, "\n      %s", f)
+			}
 		case Delete, Unchanged:
 			fmt.Fprintf(&b, "  instance %s", c.Remote.ID)
 		case AwaitConsent:
@@ -112,13 +115,20 @@ func (p *Plan) WriteMarkdown(w io.Writer, title string) error {
 		case Create:
 			details = "auth " + string(c.Desired.Account.Auth.Type)
 		case Update:
-			details = "changes " + strings.Join(c.Fields, ", ") + " of instance " + c.Remote.ID
+			lines := []string{mdEscape("instance " + c.Remote.ID + ":")}
+			for _, f := range c.Diff {
+				lines = append(lines, mdEscape(f.render("→")))
+			}
+			details = strings.Join(lines, "<br>")
 		case Delete:
 			details = "instance " + c.Remote.ID + " is no longer in the manifest"
 		case AwaitConsent:
 			details = ReasonAwaitingConsent + ": oauth2 without a code (`hubprov authorize-urls` prints the consent link)"
 		}
-		fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s |\n", sym, c.Name, c.Action.Word(), mdEscape(elem), mdEscape(details))
+		if c.Action != Update {
+			details = mdEscape(details)
+		}
+		fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s |\n", sym, c.Name, c.Action.Word(), mdEscape(elem), details)
 	}
 	if more > 0 {
 		fmt.Fprintf(&b, "\n… and %d more changes: see the saved plan (`hubprov plan --out`) for all of them.\n", more)

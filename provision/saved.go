@@ -37,11 +37,12 @@ type SavedChange struct {
 	Name   string `json:"name"`
 	Action Action `json:"action"` // as outputs name it: AwaitConsent is create, with Reason
 	// Reason is ReasonAwaitingConsent for a create that waits for consent.
-	Reason      string       `json:"reason,omitempty"`
-	Element     string       `json:"element,omitempty"`
-	Fields      []string     `json:"fields,omitempty"`
-	Fingerprint string       `json:"fingerprint,omitempty"` // the desired spec fingerprint
-	Remote      *SavedRemote `json:"remote,omitempty"`      // nil: no instance existed
+	Reason      string        `json:"reason,omitempty"`
+	Element     string        `json:"element,omitempty"`
+	Fields      []string      `json:"fields,omitempty"`
+	Diff        []FieldChange `json:"diff,omitempty"`        // for an update: old -> new per field
+	Fingerprint string        `json:"fingerprint,omitempty"` // the desired spec fingerprint
+	Remote      *SavedRemote  `json:"remote,omitempty"`      // nil: no instance existed
 }
 
 // SavedRemote is the remote instance a SavedChange saw.
@@ -68,7 +69,7 @@ func (p *Plan) Save(info SavedPlan) SavedPlan {
 }
 
 func savedChange(c Change) SavedChange {
-	s := SavedChange{Name: c.Name, Action: c.Action.Word(), Fields: c.Fields}
+	s := SavedChange{Name: c.Name, Action: c.Action.Word(), Fields: c.Fields, Diff: c.Diff}
 	if c.Action == AwaitConsent {
 		s.Reason = ReasonAwaitingConsent
 	}
@@ -114,7 +115,11 @@ type Moved struct {
 
 // Compare lists the accounts whose change or remote state differs between the
 // saved plan and now, a plan made afresh from the same manifests; empty means
-// applying now does exactly what the saved plan says.
+// applying now does exactly what the saved plan says. A planned change that
+// is already carried out (an interrupted apply of this plan made it) is no
+// move: a create or update whose instance, marked with the set, now carries
+// the planned fingerprint and needs nothing more, or a delete whose instance
+// is gone. So a rerun of an interrupted 'apply plan.json' finishes the plan.
 func (sp SavedPlan) Compare(now Plan) []Moved {
 	var moved []Moved
 	then := make(map[string]SavedChange, len(sp.Changes))
@@ -130,12 +135,12 @@ func (sp SavedPlan) Compare(now Plan) []Moved {
 			moved = append(moved, Moved{c.Name, fmt.Sprintf("not in the saved plan; now %s", c.Action)})
 			continue
 		}
-		if why := diffSaved(old, cur); why != "" {
+		if why := diffSaved(old, cur); why != "" && !carriedOut(old, c) {
 			moved = append(moved, Moved{c.Name, why})
 		}
 	}
 	for _, c := range sp.Changes {
-		if !seen[c.Name] {
+		if !seen[c.Name] && c.Action != Delete {
 			moved = append(moved, Moved{c.Name, fmt.Sprintf("planned to %s, now nothing to do", c.Action)})
 		}
 	}
@@ -159,8 +164,34 @@ func diffSaved(old, cur SavedChange) string {
 		return fmt.Sprintf("instance %s changed on the platform", cur.Remote.InstanceID)
 	case !slices.Equal(old.Fields, cur.Fields):
 		return fmt.Sprintf("instance %s changed on the platform (fields %v, planned %v)", cur.Remote.InstanceID, cur.Fields, old.Fields)
+	case !sameDiff(old.Diff, cur.Diff):
+		return fmt.Sprintf("instance %s changed on the platform (a value the plan showed differs)", cur.Remote.InstanceID)
 	}
 	return ""
+}
+
+// carriedOut reports whether the saved change was already made: now needs
+// nothing, and the instance carries the planned fingerprint (for an update,
+// the same instance the plan saw).
+func carriedOut(old SavedChange, now Change) bool {
+	if now.Action != Unchanged || now.Remote == nil || old.Fingerprint == "" || now.Remote.Fingerprint != old.Fingerprint {
+		return false
+	}
+	switch old.Action {
+	case Create:
+		return old.Reason == ""
+	case Update:
+		return old.Remote != nil && old.Remote.InstanceID == now.Remote.ID
+	}
+	return false
+}
+
+// sameDiff compares old -> new values as saved: a plan read back from its
+// file holds []any where a fresh one holds []string.
+func sameDiff(a, b []FieldChange) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
 }
 
 // word is the change's action, with its reason when it has one.
