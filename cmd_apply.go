@@ -104,7 +104,7 @@ Given a plan saved by 'hubprov plan --out', applies exactly that plan, and refus
 	e.register(fs)
 	prune := fs.Bool("prune", false, "also delete instances of this set that the manifest no longer lists")
 	maxDeletes := fs.Int("max-deletes", -1, "refuse the whole run, before any change, when more than `N` deletions are planned (-1: no limit)")
-	verify := fs.Bool("verify", false, "read each created or updated instance back; one not valid and enabled is reported unhealthy")
+	verify := fs.Bool("verify", false, "check every instance of the run, unchanged ones included; one not valid and enabled is reported unhealthy (exit 1)")
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
 	}

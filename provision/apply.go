@@ -37,8 +37,10 @@ type Options struct {
 	// MaxFailures aborts the rest of the run once more accounts have failed
 	// than it allows; the zero value never aborts.
 	MaxFailures FailureBudget
-	// Verify reads each created or updated instance back and reports one that
-	// is not valid and enabled as Unhealthy.
+	// Verify checks every instance of the run, unchanged ones included, and
+	// reports one that is not valid and enabled as Unhealthy: an unchanged
+	// instance by what the list said (read by id only when the list did not
+	// say), a created or updated one by a read by id.
 	Verify   bool
 	Journal  *Journal            // intent and outcome records; nil for none
 	Log      zerolog.Logger      // run events; never given a secret
@@ -195,10 +197,10 @@ func (r *runner) one(ctx context.Context, i int) {
 			res.Token = inst.Token
 		}
 	}
-	if err == nil && c.Action != Unchanged && c.Action != AwaitConsent {
+	if err == nil && c.Action != AwaitConsent {
 		res.Status = Succeeded
-		if r.opts.Verify && (c.Action == Create || c.Action == Update) && res.InstanceID != "" {
-			r.verify(ctx, &res)
+		if r.opts.Verify && (c.Action == Create || c.Action == Update || c.Action == Unchanged) && res.InstanceID != "" {
+			r.verify(ctx, c, &res)
 		}
 	} else if err != nil {
 		res.Status = Failed
@@ -341,14 +343,21 @@ func (r *runner) delete(ctx context.Context, c Change, res *Result) error {
 	return err
 }
 
-// verify reads the instance back and marks it Unhealthy unless valid and enabled.
-func (r *runner) verify(ctx context.Context, res *Result) {
+// verify marks the account's instance Unhealthy unless valid and enabled: an
+// unchanged one as the run's list showed it, when the list said; otherwise as
+// a read by id answers.
+func (r *runner) verify(ctx context.Context, c Change, res *Result) {
 	var inst Instance
-	err := r.retrying(ctx, request{account: res.Name}, func(ctx context.Context) error {
-		var err error
-		inst, err = r.pf.Get(ctx, res.InstanceID)
-		return err
-	})
+	var err error
+	if c.Action == Unchanged && c.Remote != nil && c.Remote.Health {
+		inst = *c.Remote // the list this run read says valid and disabled: no read needed
+	} else {
+		err = r.retrying(ctx, request{account: res.Name}, func(ctx context.Context) error {
+			var err error
+			inst, err = r.pf.Get(ctx, res.InstanceID)
+			return err
+		})
+	}
 	switch {
 	case err != nil:
 		res.Status = Unhealthy

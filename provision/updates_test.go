@@ -270,3 +270,41 @@ func TestApplyWithTagObjects(t *testing.T) {
 		t.Fatalf("rerun over tag objects: %v", plan.Counts())
 	}
 }
+
+// --verify judges an unchanged instance by the list when the list said valid
+// and disabled, and reads it by id only when it did not.
+func TestVerifyReadsByIDOnlyWhereTheListDoesNotSay(t *testing.T) {
+	b := newBench(t, emulator.Options{}, "demo-user")
+	accts := accounts(4)
+	_, out := run(t, b, "acme", accts, false, provision.Options{})
+	for _, r := range out.Results[:2] {
+		b.emu.SetValid(r.InstanceID, false)
+	}
+	remote, err := provision.NewRun(b.pf, provision.Options{}).ReadRemote(t.Context(), "acme", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := provision.MakePlan("acme", manifest.CloudElements, accts, remote, provision.PlanOptions{})
+	for i := range plan.Changes {
+		if plan.Changes[i].Action != provision.Unchanged || !plan.Changes[i].Remote.Health {
+			t.Fatalf("%s: %s, health known %v", plan.Changes[i].Name, plan.Changes[i].Action, plan.Changes[i].Remote.Health)
+		}
+	}
+	// Say the list left out valid/disabled for accounts 1 and 2.
+	for _, i := range []int{1, 2} {
+		r := *plan.Changes[i].Remote
+		r.Health, r.Valid, r.Enabled = false, true, true
+		plan.Changes[i].Remote = &r
+	}
+	gets := b.emu.Stats().ByOp[emulator.OpGet]
+	res := provision.NewRun(b.pf, provision.Options{Verify: true}).Apply(t.Context(), plan)
+	want := []provision.Status{provision.Unhealthy, provision.Unhealthy, provision.Succeeded, provision.Succeeded}
+	for i, r := range res.Results {
+		if r.Status != want[i] || r.Action != provision.Unchanged {
+			t.Errorf("%s: %s %s, want unchanged %s (%+v)", r.Name, r.Action, r.Status, want[i], r.Error)
+		}
+	}
+	if n := b.emu.Stats().ByOp[emulator.OpGet] - gets; n != 2 {
+		t.Errorf("%d reads by id, want 2 (the two the list did not say)", n)
+	}
+}
