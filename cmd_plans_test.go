@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -106,5 +108,65 @@ func TestInterruptedSavedPlanResumes(t *testing.T) {
 	}
 	if len(seen) != n {
 		t.Fatalf("report maps %d accounts, want %d", len(seen), n)
+	}
+}
+
+// Acceptance 1 and 2 of issue 11, from the command line: a change of
+// defaults.tags over 40 accounts of all three auth types plans 40 updates of
+// tags with old -> new and no credentials, and applies them without one
+// credential or reused code; a rotated secret plans credentials for exactly
+// that account.
+func TestDefaultsTagsChangePlansTagsNotCredentials(t *testing.T) {
+	demoCredentials(t)
+	ee := newEngineEnv(t, emulator.Options{})
+	write := func(tags string, edit func(int, string) string) string {
+		m := ee.writeManifest(40, edit)
+		data, _ := os.ReadFile(m)
+		data = []byte(strings.Replace(string(data), "accounts:\n", "defaults:\n  tags: ["+tags+"]\naccounts:\n", 1))
+		if err := os.WriteFile(m, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	report := filepath.Join(ee.dir, "report.json")
+	m := write("wave-1", nil)
+	if code, out, errs := ee.hubprov("apply", "-f", m, "--report", report, "--no-progress"); code != exitOK {
+		t.Fatalf("first apply: exit %d\n%s%s", code, out, errs)
+	}
+	m = write("wave-1, wave-2", nil)
+	code, out, errs := ee.hubprov("plan", "-f", m)
+	if code != exitOK || strings.Count(out, "update     tags (instance ") != 40 ||
+		strings.Count(out, `      tags: ["wave-1"] -> ["wave-1", "wave-2"]`) != 40 || strings.Contains(out, "credentials") {
+		t.Fatalf("plan after a defaults.tags change: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := ee.hubprov("apply", "-f", m, "--report", report, "--no-progress"); code != exitOK || !strings.Contains(out, "40 updated") {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errs)
+	}
+	if s := ee.emu.Stats(); s.Updates != 40 || s.ReusedCodes != 0 || s.CredentialUpdates != 0 {
+		t.Fatalf("emulator: %d updates, %d reused codes, %d carrying credentials; want 40, 0, 0", s.Updates, s.ReusedCodes, s.CredentialUpdates)
+	}
+	// Rotate the secret of one account of each auth type.
+	m = write("wave-1, wave-2", func(i int, a string) string {
+		if i < 3 {
+			for _, s := range secretsOf(i) {
+				a = strings.ReplaceAll(a, s, s+"-rotated")
+			}
+		}
+		return a
+	})
+	code, out, _ = ee.hubprov("plan", "-f", m, "--json")
+	var plan provision.SavedPlan
+	if err := json.Unmarshal([]byte(out), &plan); code != exitOK || err != nil {
+		t.Fatalf("plan --json: exit %d, %v\n%s", code, err, out)
+	}
+	for _, c := range plan.Changes {
+		rotated := c.Name < "portal-0003"
+		if want := map[bool]provision.Action{true: provision.Update, false: provision.Unchanged}[rotated]; c.Action != want ||
+			rotated && (len(c.Diff) != 1 || c.Diff[0].Field != "credentials" || c.Diff[0].Old != nil || c.Diff[0].New != nil) {
+			t.Errorf("%s: %s %+v", c.Name, c.Action, c.Diff)
+		}
+	}
+	if strings.Contains(out, "-rotated") {
+		t.Fatal("the plan shows a secret value")
 	}
 }

@@ -213,6 +213,7 @@ func diff(d *Desired, r *Instance, delta specDelta) []FieldChange {
 	}
 	if r.Element != "" && a.Element != "" && r.Element != a.Element {
 		out = append(out, FieldChange{Field: FieldElement, Old: r.Element, New: a.Element})
+		d.Send.Element = true
 	}
 	// Flow Service connections (no element) have no tags, Cloud Elements
 	// instances no description.

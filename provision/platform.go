@@ -66,6 +66,7 @@ type Desired struct {
 // sends nothing else.
 type UpdateFields struct {
 	Name        bool
+	Element     bool // move the instance to the account's element (Cloud Elements, Open Connectors)
 	Description bool
 	// Configuration lists the user's configuration keys to send: those whose
 	// value differs from what the platform shows, or that it does not show.

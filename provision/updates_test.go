@@ -308,3 +308,18 @@ func TestVerifyReadsByIDOnlyWhereTheListDoesNotSay(t *testing.T) {
 		t.Errorf("%d reads by id, want 2 (the two the list did not say)", n)
 	}
 }
+
+// An element changed in the manifest is sent, so the plan converges.
+func TestElementChangeIsSent(t *testing.T) {
+	b := newBench(t, emulator.Options{}, "demo-user")
+	accts := accounts(2)
+	run(t, b, "acme", accts, false, provision.Options{})
+	accts[0].Element = manifest.ElementMarketing
+	plan, out := run(t, b, "acme", accts, false, provision.Options{})
+	if c := plan.Changes[0]; !slices.Equal(c.Fields, []string{"element"}) || count(out, provision.Update, provision.Succeeded) != 1 {
+		t.Fatalf("element change: %v, %+v", c.Fields, out.Results[0])
+	}
+	if plan, _ := run(t, b, "acme", accts, false, provision.Options{}); plan.HasChanges() {
+		t.Fatalf("after the element change: %v", plan.Counts())
+	}
+}

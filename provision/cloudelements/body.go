@@ -62,6 +62,7 @@ type instanceBody struct {
 // patchBody is the body of PATCH /instances/{id}: what changed, and always
 // the whole tag set, which a PATCH replaces.
 type patchBody struct {
+	Element       *elementRef    `json:"element,omitempty"`
 	Name          string         `json:"name,omitempty"`
 	Tags          []string       `json:"tags"`
 	Configuration map[string]any `json:"configuration,omitempty"`
@@ -93,6 +94,9 @@ func updateBody(d provision.Desired) patchBody {
 	b := patchBody{Tags: tags(d)}
 	if s.Name {
 		b.Name = a.Name
+	}
+	if s.Element {
+		b.Element = &elementRef{Key: a.Element}
 	}
 	full := configuration(a, true)
 	cfg := map[string]any{}

@@ -292,6 +292,18 @@ func TestRequests(t *testing.T) {
 				"configuration":{"event.notification.enabled":true}}`,
 		},
 		{
+			name: "update element",
+			call: func(c *Client) error {
+				d := desired(acct)
+				d.Send.Element = true
+				_, err := c.Update(context.Background(), cur, d)
+				return err
+			},
+			reply:  reply{body: inst},
+			method: "PATCH", path: "/instances/58772", query: url.Values{},
+			body: `{"element":{"key":"hubspotcrm"},"tags":["Docs","hubprov:set=acme-migration","hubprov:spec=0123456789abcdef"]}`,
+		},
+		{
 			name: "update hidden auth settings oauth2",
 			call: func(c *Client) error {
 				d := desired(account(manifest.ElementCRM, manifest.AuthOAuth2))

@@ -236,6 +236,7 @@ func TestFlowListQueries(t *testing.T) {
 	tests := []struct{ q, want string }{
 		{"orderby=createdAt", "delta,alpha,charlie,bravo,echo"},
 		{"orderby=%2BcreatedAt", "delta,alpha,charlie,bravo,echo"},
+		{"orderby=+name", "alpha,bravo,charlie,delta,echo"},
 		{"orderby=-createdAt", "echo,bravo,charlie,alpha,delta"},
 		{"orderby=name", "alpha,bravo,charlie,delta,echo"},
 		{"property=" + esc("createdAt>"+ms(1)) + "&orderby=createdAt", "charlie,bravo,echo"},

@@ -634,7 +634,8 @@ func (e *Emulator) flowList(w http.ResponseWriter, r *http.Request) {
 	}
 	key, desc := "", false
 	if o := cur.OrderBy; o != "" {
-		key = strings.TrimLeft(o, "+-")
+		// "+name" unescaped in a query reads as " name": a leading space is the plus.
+		key = strings.TrimLeft(o, "+- ")
 		desc = strings.HasPrefix(o, "-")
 		if key == "" {
 			bad(fmt.Sprintf("Invalid orderby %q: expected a property, optionally prefixed by + or -", o))
