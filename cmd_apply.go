@@ -226,7 +226,7 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 			s.log.Warn().Err(err).Msg("release the run lock")
 		}
 	}()
-	plan, err := s.plan(ctx, prune, journalPath)
+	plan, err := s.plan(ctx, prune, e.report)
 	if err != nil {
 		return err
 	}
@@ -239,9 +239,15 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 	fmt.Fprintf(env.stdout, "%s: set %q on %s (%s), %d accounts\n", command, s.m.Set, s.m.Target.Platform, s.baseURL, len(s.accounts))
 	_ = plan.WriteText(env.stdout, false)
 
-	journal, err := provision.CreateJournal(journalPath)
+	journal, err := provision.CreateJournal(journalPath, s.journalTarget())
 	if err != nil {
-		return invalidf("%v", err)
+		return abortedf("%v; nothing was sent", err).withHint("hubprov needs a writable journal beside the report (%s)", journalPath)
+	}
+	for _, in := range s.recovered {
+		if err := journal.Known(in.Name, in.ID); err != nil {
+			journal.Close()
+			return abortedf("%v; nothing was sent", err).withHint("%s", journalHint(journalPath))
+		}
 	}
 	progress := &provision.Progress{}
 	s.run.Attach(journal, progress)
@@ -268,7 +274,9 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 	run.Manifests = manifestFiles(s)
 	rep := provision.NewReport(run, out)
 	if err := safefile.WriteAtomic(e.report, rep.WriteJSON); err != nil {
-		return failuresf("%v", err)
+		printSummary(env.stdout, rep, "(not written)")
+		return abortedf("the report could not be written: %v", err).
+			withHint("a rerun of the same command rebuilds it from the platform: every instance is listed with its id and token, and nothing is created twice")
 	}
 	if e.junit != "" {
 		if err := safefile.WriteAtomic(e.junit, rep.WriteJUnit); err != nil {
@@ -282,6 +290,9 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 		if out.AbortClass == provision.Systemic {
 			err.withHint("%s", credentialHint(s.m))
 		}
+		if out.AbortClass == provision.ClassJournal {
+			err.withHint("%s", journalHint(journalPath))
+		}
 		if out.AbortClass == provision.Canceled {
 			err.withHint("rerun the same command to finish; what was created is adopted, not created again")
 		}
@@ -291,6 +302,11 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 			withHint("rerun the same command to retry the failed accounts; the report lists each error")
 	}
 	return nil
+}
+
+// journalHint says what to do when the journal cannot be written.
+func journalHint(path string) string {
+	return fmt.Sprintf("no create was sent without its intent on disk: free space (or fix the file system) where %s lives, then rerun the same command; what was created is looked up, not created again", path)
 }
 
 // lockHolder describes this process for the run lock's holder record.

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -103,4 +107,130 @@ func TestLockTimeoutWaitsForTheOtherRun(t *testing.T) {
 
 func acquireForTest(path string) (*provision.RunLock, error) {
 	return provision.AcquireRunLock(context.Background(), path, 0, provision.LockHolder{PID: 99, Host: "test", StartedAt: time.Now(), Command: "test"})
+}
+
+// writeSetManifest writes a copy of manifest m for another set, with the
+// accounts renamed, and returns its path.
+func writeSetManifest(t *testing.T, m, set string) string {
+	t.Helper()
+	data, err := os.ReadFile(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(data), "set: acme", "set: "+set, 1)
+	s = strings.ReplaceAll(s, "name: portal-", "name: "+set+"-")
+	s = strings.ReplaceAll(s, "code: PLANTED-code-", "code: PLANTED-"+set+"-code-") // a code is used once
+	path := filepath.Join(filepath.Dir(m), set+".yaml")
+	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestAnotherSetNeverDropsUnresolvedIntents: after a SIGKILL of set A's run,
+// a run of set B with the same report path refuses (exit 3) instead of
+// starting a new journal; the rerun of A then creates every account once.
+func TestAnotherSetNeverDropsUnresolvedIntents(t *testing.T) {
+	bin := buildBinary(t)
+	demoCredentials(t)
+	const n = 300
+	ee := newEngineEnv(t, emulator.Options{Latency: 10 * time.Millisecond})
+	m := ee.writeManifest(n, nil)
+	mb := writeSetManifest(t, m, "globex")
+	report := filepath.Join(ee.dir, "report.json")
+	a, _ := startApply(t, bin, m, report)
+	for ee.emu.Stats().Creates < 50 {
+		time.Sleep(time.Millisecond)
+	}
+	_ = a.Process.Signal(syscall.SIGKILL)
+	_ = a.Wait()
+	journal, _ := os.ReadFile(report + ".journal")
+
+	// (Requests of the killed process may still arrive: compare what B could send.)
+	before := ee.emu.Stats().ByOp[emulator.OpList]
+	code, _, errs := ee.hubprov("apply", "-f", mb, "--report", report)
+	if code != exitInvalid || !strings.Contains(errs, `unresolved creates of set "acme"`) || !strings.Contains(errs, "--report "+report) {
+		t.Fatalf("set B on A's journal: exit %d\n%s", code, errs)
+	}
+	if after, _ := os.ReadFile(report + ".journal"); string(after) != string(journal) || ee.emu.Stats().ByOp[emulator.OpList] != before {
+		t.Fatalf("the refused run touched the journal or sent a request")
+	}
+
+	if code, _, errs := ee.hubprov("apply", "-f", m, "--report", report); code != exitOK {
+		t.Fatalf("rerun of A: exit %d\n%s", code, errs)
+	}
+	if s := ee.emu.Stats(); s.Duplicates != 0 || s.CEInstances != n {
+		t.Fatalf("emulator: %d duplicates, %d instances, want 0 and %d", s.Duplicates, s.CEInstances, n)
+	}
+	if code, _, errs := ee.hubprov("apply", "-f", mb, "--report", report); code != exitOK {
+		t.Fatalf("set B after A finished: exit %d\n%s", code, errs)
+	}
+}
+
+// TestTornJournalRerunSucceeds: a journal with a torn last line and a garbage
+// line in the middle does not stop the rerun, which creates nothing twice.
+func TestTornJournalRerunSucceeds(t *testing.T) {
+	demoCredentials(t)
+	ee := newEngineEnv(t, emulator.Options{})
+	m := ee.writeManifest(10, nil)
+	report := filepath.Join(ee.dir, "report.json")
+	if code, _, errs := ee.hubprov("apply", "-f", m, "--report", report, "--select", "portal-000[0-4]"); code != exitOK {
+		t.Fatalf("first apply: %d\n%s", code, errs)
+	}
+	intent := func(name string) string {
+		return `{"time":"2026-12-01T21:00:00Z","type":"intent","set":"acme","platform":"cloud-elements","baseURL":"` + ee.ceURL + `","name":"` + name + `","action":"create"}` + "\n"
+	}
+	j := intent("portal-0003") + intent("portal-0004")[:60] + "\x00\x00\x00\n" + intent("portal-0002") + intent("portal-0007")[:50]
+	if err := os.WriteFile(report+".journal", []byte(j), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(report)
+	code, out, errs := ee.hubprov("apply", "-f", m, "--report", report)
+	if code != exitOK || !strings.Contains(out, "Plan: 5 to create") {
+		t.Fatalf("rerun: exit %d\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{"last line is incomplete", "unreadable lines"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("no warning %q:\n%s", want, errs)
+		}
+	}
+	if s := ee.emu.Stats(); s.Duplicates != 0 || s.CEInstances != 10 {
+		t.Fatalf("emulator: %d duplicates, %d instances", s.Duplicates, s.CEInstances)
+	}
+}
+
+// TestCreateAnsweredWithoutIDIsLookedUp: a create answered 200 with {} or
+// with no body is ambiguous: the instance is found by lookup, not created
+// again, and the report carries its id and token.
+func TestCreateAnsweredWithoutIDIsLookedUp(t *testing.T) {
+	demoCredentials(t)
+	for _, body := range []string{"{}", ""} {
+		e := emulator.New(emulator.Options{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/instances") {
+				e.ServeHTTP(httptest.NewRecorder(), r)
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, body)
+				return
+			}
+			e.ServeHTTP(w, r)
+		}))
+		ee := &engineEnv{t: t, emu: e, ceURL: srv.URL + emulator.CloudElementsPrefix, dir: t.TempDir()}
+		m := ee.writeManifest(6, nil)
+		report := filepath.Join(ee.dir, "report.json")
+		code, _, errs := ee.hubprov("apply", "-f", m, "--report", report)
+		srv.Close()
+		if code != exitOK {
+			t.Fatalf("body %q: exit %d\n%s", body, code, errs)
+		}
+		if s := e.Stats(); s.Creates != 6 || s.Duplicates != 0 {
+			t.Fatalf("body %q: %d creates, %d duplicates", body, s.Creates, s.Duplicates)
+		}
+		for _, a := range readReport(t, report).Accounts {
+			v, ok := e.Instance(a.InstanceID)
+			if a.Status != provision.Succeeded || !ok || v.Name != a.Name || a.Token != v.Token {
+				t.Fatalf("body %q: %s: %s, instance %q (%v)", body, a.Name, a.Status, a.InstanceID, ok)
+			}
+		}
+	}
 }

@@ -117,7 +117,7 @@ Exit codes:
   1  some accounts failed, the rest done
   2  plan --detailed-exitcode: changes pending
   3  invalid manifest or usage, or another run holds the report: nothing was sent
-  4  aborted: platform credentials rejected, failure budget exceeded, or interrupted
+  4  aborted: platform credentials rejected, platform unreachable, failure budget exceeded, journal or report unwritable, or interrupted
 `)
 }
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/hubprov/hubprov/internal/safefile"
 	"github.com/hubprov/hubprov/manifest"
 	"github.com/hubprov/hubprov/provision"
 	"github.com/hubprov/hubprov/provision/cloudelements"
@@ -59,6 +62,8 @@ type session struct {
 	scrub    func(string) string
 	redactor *redactor
 	emu      *emulated // nil unless --emulate
+	// remote is what plan read, recovered the part of it the list did not show.
+	remote, recovered []provision.Instance
 }
 
 // close stops what the session started: the emulator, saving its state.
@@ -209,29 +214,85 @@ func newHTTPClient(parallelism int) *http.Client {
 	}
 }
 
-// plan reads the platform's instances of the set and plans.
-func (s *session) plan(ctx context.Context, prune bool, journalPath string) (provision.Plan, error) {
-	var pending []string
-	if journalPath != "" {
-		recs, err := provision.ReadJournal(journalPath)
+// plan reads the platform's instances of the set and plans. With a report
+// path (apply, destroy), it first settles what earlier runs at that path left
+// behind: the journal's pending creates are looked up by marker, and the
+// instances the journal or the previous report know by id but the list does
+// not show are read by id. It refuses (exit 3) a journal that holds another
+// set's unresolved creates.
+func (s *session) plan(ctx context.Context, prune bool, reportPath string) (provision.Plan, error) {
+	var rec provision.Recovery
+	if reportPath != "" {
+		st, err := provision.ReadJournal(reportPath + ".journal")
 		if err != nil {
-			return provision.Plan{}, invalidf("%v", err).withHint("move the journal aside if it is not this run's")
+			return provision.Plan{}, invalidf("%v", err).withHint("the journal must be a regular file hubprov wrote")
 		}
-		pending = provision.PendingCreates(recs)
-		if len(pending) > 0 {
-			s.log.Info().Int("pending", len(pending)).Msg("an earlier run was interrupted with creates in flight: looking them up")
+		if st.TornTail {
+			s.log.Warn().Str("journal", reportPath+".journal").Msg("the journal's last line is incomplete (a crash or a full disk mid-write): ignored")
+		}
+		if len(st.Corrupt) > 0 {
+			s.log.Warn().Str("journal", reportPath+".journal").Ints("lines", st.Corrupt).
+				Msg("the journal has unreadable lines: the accounts they may concern are looked up by marker before any create")
+		}
+		names := make([]string, len(s.m.Accounts))
+		for i, a := range s.m.Accounts {
+			names[i] = a.Name
+		}
+		rec, err = st.Recovery(s.journalTarget(), names)
+		var fe *provision.ForeignIntentsError
+		if errors.As(err, &fe) {
+			return provision.Plan{}, invalidf("%s: %v; nothing was sent", reportPath+".journal", err).
+				withHint("rerun the apply of %s with --report %s first: it looks them up and finishes them; or give this run its own --report PATH", fe.Target, reportPath)
+		}
+		for name, id := range s.previousReport(reportPath) {
+			if _, ok := rec.Known[name]; !ok {
+				rec.Known[name] = id
+			}
+		}
+		if len(rec.Pending) > 0 {
+			s.log.Info().Int("pending", len(rec.Pending)).Msg("an earlier run was interrupted with creates in flight: looking them up")
 		}
 	}
-	remote, err := s.run.ReadRemote(ctx, s.m.Set, pending)
+	remote, recovered, err := s.run.ReadRemote(ctx, s.m.Set, rec)
 	if err != nil {
 		return provision.Plan{}, s.fatal(err)
 	}
+	s.remote, s.recovered = remote, recovered
 	tokens := make([]string, len(remote))
 	for i := range remote {
 		tokens[i] = remote[i].Token.Reveal()
 	}
 	s.redactor.add(tokens...)
 	return provision.MakePlan(s.m.Set, s.m.Target.Platform, s.accounts, remote, provision.PlanOptions{Prune: prune, Owns: s.sel.Owns}), nil
+}
+
+// journalTarget names what this session's journal records concern. The
+// emulator listens on a new port each run, so emulated runs share one name.
+func (s *session) journalTarget() provision.JournalTarget {
+	t := provision.JournalTarget{Set: s.m.Set, Platform: string(s.m.Target.Platform), BaseURL: s.baseURL}
+	if s.emu != nil {
+		t.BaseURL = "emulated"
+	}
+	return t
+}
+
+// previousReport returns the instance ids the report at path recorded, when
+// it was written for this session's set, platform and base URL.
+func (s *session) previousReport(path string) map[string]string {
+	data, err := safefile.ReadFile(path, maxReport)
+	if err != nil {
+		return nil
+	}
+	var rep provision.Report
+	if json.Unmarshal(data, &rep) != nil {
+		s.log.Warn().Str("report", path).Msg("the previous report is unreadable: not used")
+		return nil
+	}
+	run := rep.Run
+	if run.Set != s.m.Set || run.Platform != string(s.m.Target.Platform) || (run.BaseURL != s.baseURL && s.emu == nil) {
+		return nil
+	}
+	return rep.KnownInstances()
 }
 
 // fatal turns an error that stopped the command before any change (the

@@ -90,6 +90,9 @@ type Progress struct {
 // ClassBudget marks a run aborted by --max-failures.
 const ClassBudget Class = "failure-budget"
 
+// ClassJournal marks a run aborted because its journal could not be written.
+const ClassJournal Class = "journal-unwritable"
+
 // Apply carries out the plan on the platform, under the run's policy. One
 // account's failure is recorded in its Result and never stops the others; the
 // run as a whole stops early only when the platform rejects its credentials,
@@ -157,6 +160,12 @@ func (r *runner) skip(i int) {
 	r.count(res)
 }
 
+// journalFailed stops the run after a journal write failed: without a
+// durable intent no create may be sent. Requests in flight finish.
+func (r *runner) journalFailed(err error) {
+	r.abort("the journal cannot be written: "+err.Error(), ClassJournal)
+}
+
 // one carries out change i and records its result.
 func (r *runner) one(ctx context.Context, i int) {
 	c := r.plan.Changes[i]
@@ -182,7 +191,10 @@ func (r *runner) one(ctx context.Context, i int) {
 	case Create:
 		if r.opts.Journal != nil {
 			if jerr := r.opts.Journal.Intent(c.Name); jerr != nil {
-				r.opts.Log.Error().Err(jerr).Msg("journal write failed")
+				// Not durable: the create is not sent, and nothing new starts.
+				r.journalFailed(jerr)
+				res.Status = Skipped
+				break
 			}
 		}
 		inst, err = r.create(ctx, c, &res)
@@ -197,11 +209,15 @@ func (r *runner) one(ctx context.Context, i int) {
 			res.Token = inst.Token
 		}
 	}
-	if err == nil && c.Action != AwaitConsent {
+	if err == nil && c.Action != AwaitConsent && res.Status != Skipped {
 		res.Status = Succeeded
 		if r.opts.Verify && (c.Action == Create || c.Action == Update || c.Action == Unchanged) && res.InstanceID != "" {
 			r.verify(ctx, c, &res)
 		}
+	} else if err != nil && Classify(err) == Canceled {
+		// Cut off by an interrupt or an abort before it was sent: not a
+		// failure of the account. A create's intent stays in the journal.
+		res.Status = Skipped
 	} else if err != nil {
 		res.Status = Failed
 		res.Error = r.resultError(err)
@@ -213,7 +229,7 @@ func (r *runner) one(ctx context.Context, i int) {
 	r.out[i] = res
 	if r.opts.Journal != nil {
 		if jerr := r.opts.Journal.Outcome(res); jerr != nil {
-			r.opts.Log.Error().Err(jerr).Msg("journal write failed")
+			r.journalFailed(jerr)
 		}
 	}
 	r.count(res)
@@ -262,6 +278,10 @@ func (r *Run) resultError(err error) *ResultError {
 	return re
 }
 
+// errNoInstanceID is the ambiguous failure of a create answered 2xx without
+// an instance id (an empty body, or {}).
+var errNoInstanceID = errors.New("the platform answered without an instance id")
+
 // create creates the instance. After an ambiguous failure it looks the
 // instance up by its marker before trying again, so it never creates twice.
 func (r *runner) create(ctx context.Context, c Change, res *Result) (*Instance, error) {
@@ -272,6 +292,10 @@ func (r *runner) create(ctx context.Context, c Change, res *Result) (*Instance, 
 		err := r.call(ctx, true, func(ctx context.Context) error {
 			var err error
 			inst, err = r.pf.Create(ctx, d)
+			if err == nil && inst.ID == "" {
+				// A 2xx without an id: created or not, the answer cannot say.
+				err = &APIError{Platform: string(r.pf.Name()), Op: "create", Err: errNoInstanceID}
+			}
 			return err
 		})
 		if err == nil {

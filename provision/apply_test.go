@@ -64,7 +64,7 @@ func run(t testing.TB, b *bench, set string, accts []manifest.Account, prune boo
 	t.Helper()
 	opts.Log = zerolog.Nop()
 	r := provision.NewRun(b.pf, opts)
-	remote, err := r.ReadRemote(context.Background(), set, nil)
+	remote, _, err := r.ReadRemote(context.Background(), set, provision.Recovery{})
 	if err != nil {
 		t.Fatalf("read remote: %v", err)
 	}

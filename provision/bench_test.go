@@ -48,7 +48,7 @@ func BenchmarkApply10kLatency50ms(b *testing.B) {
 		e := newBench(b, emulator.Options{Latency: latency}, "demo-user")
 		rec := &recorder{Platform: e.pf}
 		opts := provision.Options{Parallelism: parallelism, Log: zerolog.Nop()}
-		remote, err := provision.NewRun(e.pf, opts).ReadRemote(context.Background(), "acme", nil)
+		remote, _, err := provision.NewRun(e.pf, opts).ReadRemote(context.Background(), "acme", provision.Recovery{})
 		if err != nil {
 			b.Fatalf("read remote: %v", err)
 		}
@@ -119,7 +119,7 @@ func benchRateLimit(b *testing.B, parallelism int) {
 
 		start := time.Now()
 		run := provision.NewRun(rec, opts)
-		remote, err := run.ReadRemote(context.Background(), "acme", nil)
+		remote, _, err := run.ReadRemote(context.Background(), "acme", provision.Recovery{})
 		if err != nil {
 			b.Fatalf("read remote: %v", err)
 		}
@@ -237,7 +237,7 @@ func BenchmarkPlan100kInstances(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		t0 := time.Now()
-		remote, err := provision.NewRun(e.pf, opts).ReadRemote(context.Background(), "acme", nil)
+		remote, _, err := provision.NewRun(e.pf, opts).ReadRemote(context.Background(), "acme", provision.Recovery{})
 		if err != nil {
 			b.Fatalf("read remote: %v", err)
 		}

@@ -13,3 +13,7 @@ func FastRetries() (restore func()) {
 // LegacyFingerprint is the spec marker of the releases before independent
 // halves, for the migration tests.
 var LegacyFingerprint = legacyFingerprint
+
+// JournalFailAfter makes j's writes fail, as on a full disk, once k records
+// have been written: the next record is torn, then every write fails.
+func JournalFailAfter(j *Journal, k int) { j.failAfter = uint64(k) }

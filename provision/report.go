@@ -277,3 +277,16 @@ var junitHost = func() string {
 }
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
+
+// KnownInstances maps the accounts of the report that have a live instance,
+// as far as the run that wrote it knew, to the instance id.
+func (r Report) KnownInstances() map[string]string {
+	out := map[string]string{}
+	for _, a := range r.Accounts {
+		if a.InstanceID == "" || (a.Action == Delete && a.Status == Succeeded) {
+			continue
+		}
+		out[a.Name] = a.InstanceID
+	}
+	return out
+}

@@ -51,7 +51,7 @@ func TestHangingListEndsWithinAttemptsTimesTimeout(t *testing.T) {
 		h := &hostile{hang: true}
 		r := NewRun(h, Options{MaxAttempts: 3, RequestTimeout: 2 * time.Second})
 		start := time.Now()
-		_, err := r.ReadRemote(context.Background(), "acme", nil)
+		_, _, err := r.ReadRemote(context.Background(), "acme", Recovery{})
 		took := time.Since(start)
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("err = %v, want a deadline exceeded", err)
@@ -75,7 +75,7 @@ func TestInterruptCutsAHangingListAtOnce(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(time.Second, cancel)
 		start := time.Now()
-		_, err := r.ReadRemote(ctx, "acme", nil)
+		_, _, err := r.ReadRemote(ctx, "acme", Recovery{})
 		if took := time.Since(start); took != time.Second {
 			t.Errorf("the listing ended %v after the start, want at the interrupt (1s)", took)
 		}
@@ -175,7 +175,7 @@ func TestRunCountsEveryCall(t *testing.T) {
 		return pageOf(2, 1, "", 3)
 	}}
 	r := NewRun(h, Options{})
-	remote, err := r.ReadRemote(context.Background(), "acme", []string{"p-0", "gone"})
+	remote, _, err := r.ReadRemote(context.Background(), "acme", Recovery{Pending: []string{"p-0", "gone"}})
 	if err != nil || len(remote) != 3 {
 		t.Fatalf("%d instances, %v", len(remote), err)
 	}

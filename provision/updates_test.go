@@ -280,7 +280,7 @@ func TestVerifyReadsByIDOnlyWhereTheListDoesNotSay(t *testing.T) {
 	for _, r := range out.Results[:2] {
 		b.emu.SetValid(r.InstanceID, false)
 	}
-	remote, err := provision.NewRun(b.pf, provision.Options{}).ReadRemote(t.Context(), "acme", nil)
+	remote, _, err := provision.NewRun(b.pf, provision.Options{}).ReadRemote(t.Context(), "acme", provision.Recovery{})
 	if err != nil {
 		t.Fatal(err)
 	}
