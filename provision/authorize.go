@@ -80,7 +80,7 @@ func (r *Run) AuthorizeURLs(ctx context.Context, accounts []manifest.Account) Co
 			if stopCtx.Err() != nil {
 				return nil
 			}
-			out[i] = r.consentURL(stopCtx, az, a)
+			out[i] = r.consentURL(stopCtx, az, a, a.Name)
 			return nil
 		})
 	}
@@ -93,8 +93,8 @@ func (r *Run) AuthorizeURLs(ctx context.Context, accounts []manifest.Account) Co
 	return ConsentOutcome{URLs: out, Aborted: aborted, AbortClass: class, Requests: req, Throttled: thr, Retries: ret}
 }
 
-// consentURL asks for one account's consent URL under the run's policy.
-func (r *Run) consentURL(ctx context.Context, az Authorizer, a *manifest.Account) ConsentURL {
+// consentURL asks for one account's consent URL, carrying state, under the run's policy.
+func (r *Run) consentURL(ctx context.Context, az Authorizer, a *manifest.Account, state string) ConsentURL {
 	start := time.Now()
 	attempts := 0
 	var u string
@@ -103,7 +103,7 @@ func (r *Run) consentURL(ctx context.Context, az Authorizer, a *manifest.Account
 			return fmt.Errorf("%s has no consent URL", r.pf.Name())
 		}
 		var err error
-		u, err = az.OAuthURL(ctx, a.Element, a.Auth.ClientID, a.Auth.ClientSecret, a.Auth.CallbackURL, a.Auth.Scopes, a.Name)
+		u, err = az.OAuthURL(ctx, a.Element, a.Auth.ClientID, a.Auth.ClientSecret, a.Auth.CallbackURL, a.Auth.Scopes, state)
 		return err
 	})
 	c := ConsentURL{Name: a.Name, Element: a.Element, Attempts: attempts, Duration: time.Since(start)}
