@@ -162,9 +162,10 @@ func MakePlan(set string, platform manifest.Platform, accounts []manifest.Accoun
 	matched := make([]bool, len(remote))
 	p := Plan{Set: set, Platform: platform, Changes: make([]Change, 0, len(accounts))}
 	for _, a := range accounts {
-		d := &Desired{Account: a, Set: set, Fingerprint: Fingerprint(set, a)}
+		d := &Desired{Account: a, Set: set}
 		i, ok := byName[a.Name]
 		if !ok {
+			d.Fingerprint = Fingerprint(set, a)
 			act := Create
 			if NeedsConsent(a) {
 				act = AwaitConsent
