@@ -11,7 +11,7 @@ import (
 
 // TestPlantedSymlinksAreRefused reproduces a journal path that followed a
 // planted symbolic link, overwriting its target and changing its mode: at the
-// report, journal, JUnit and saved-plan paths a link is refused (exit 3,
+// report, journal, lock, JUnit and saved-plan paths a link is refused (exit 3,
 // nothing sent) and its target is unchanged.
 func TestPlantedSymlinksAreRefused(t *testing.T) {
 	demoCredentials(t)
@@ -28,6 +28,7 @@ func TestPlantedSymlinksAreRefused(t *testing.T) {
 	}{
 		{"report", report, []string{"apply", "-f", m, "--report", report}},
 		{"journal", report + ".journal", []string{"apply", "-f", m, "--report", report}},
+		{"lock", report + ".lock", []string{"apply", "-f", m, "--report", report}},
 		{"junit", filepath.Join(ee.dir, "junit.xml"), []string{"apply", "-f", m, "--report", report, "--junit", filepath.Join(ee.dir, "junit.xml")}},
 		{"destroy report", report, []string{"destroy", "-f", m, "--report", report}},
 		{"saved plan", filepath.Join(ee.dir, "plan.json"), []string{"plan", "-f", m, "--out", filepath.Join(ee.dir, "plan.json")}},

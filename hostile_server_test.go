@@ -1,17 +1,26 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"html"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hubprov/hubprov/provision/emulator"
 )
 
 // hangingServer is a platform that accepts every request and never answers.
@@ -98,5 +107,142 @@ func TestSIGTERMDuringAHangingList(t *testing.T) {
 				t.Fatalf("%s still running 2 s after SIGTERM\n%s", command, stderr.String())
 			}
 		})
+	}
+}
+
+// echoingServer wraps the emulator: every create is refused with a 400 whose
+// body echoes the request body back, in the encoding (i % 6) chosen by the
+// account's number: raw text, JSON, JSON with "\/", JSON with upper-case
+// \u003C, HTML-escaped, URL-encoded.
+func echoingServer(t *testing.T) string {
+	t.Helper()
+	e := emulator.New(emulator.Options{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/instances") {
+			e.ServeHTTP(w, r)
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		var req struct{ Name string }
+		_ = json.Unmarshal(b, &req)
+		i, _ := strconv.Atoi(strings.TrimPrefix(req.Name, "echo-"))
+		js, _ := json.Marshal(map[string]string{"requestId": "r1", "message": "invalid body " + string(b)})
+		var body string
+		switch i % 6 {
+		case 0:
+			body = "invalid body " + string(b)
+		case 1:
+			body = string(js)
+		case 2:
+			body = strings.ReplaceAll(string(js), "/", `\/`)
+		case 3:
+			body = strings.NewReplacer(`\u003c`, `\u003C`, `\u003e`, `\u003E`, `\u0026`, `\u0026`).Replace(string(js))
+		case 4:
+			body = "<html><body><pre>" + html.EscapeString(string(b)) + "</pre></body></html>"
+		case 5:
+			body = "bad request: " + url.QueryEscape(string(b))
+		}
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + emulator.CloudElementsPrefix
+}
+
+// TestEchoedSecretsAppearNowhere reproduces a secret echoed in a JSON error
+// body with "/" escaped as "\/", or HTML-escaped, passing the scrubber into
+// stderr, logs and JUnit: secrets with characters that every encoding
+// changes, echoed in each encoding, appear in no output, log, JUnit or
+// journal, nor in the report (which holds instance tokens only).
+func TestEchoedSecretsAppearNowhere(t *testing.T) {
+	demoCredentials(t)
+	dir := t.TempDir()
+	var b strings.Builder
+	fmt.Fprintf(&b, "version: 1\nset: echo\ntarget:\n  platform: cloud-elements\n  baseURL: %s\n", echoingServer(t))
+	b.WriteString("  credentials:\n    user: {env: HUBPROV_TEST_USER}\n    organization: {env: HUBPROV_TEST_ORG}\naccounts:\n")
+	for i := range 12 {
+		fmt.Fprintf(&b, "  - name: echo-%d\n    element: hubspot\n    auth: {type: apiKey, apiKey: 'Zq9w/a<b>&c\"d+e %%x-%d'}\n", i, i)
+	}
+	m := filepath.Join(dir, "m.yaml")
+	if err := os.WriteFile(m, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	report, junit := filepath.Join(dir, "r.json"), filepath.Join(dir, "j.xml")
+	var outputs []string
+	for _, format := range []string{"json", "console"} {
+		code, out, errs := runCLI(t, "apply", "-f", m, "--report", report, "--junit", junit, "--max-attempts", "1", "--log-level", "debug", "--log-format", format)
+		if code != exitFailures || !strings.Contains(errs, "[redacted]") {
+			t.Fatalf("exit %d, want 1 with the echoes redacted\n%s", code, errs)
+		}
+		outputs = append(outputs, out+errs)
+		files, _ := filepath.Glob(filepath.Join(dir, "*"))
+		for _, f := range files {
+			if f != m {
+				data, _ := os.ReadFile(f)
+				outputs = append(outputs, f+"\n"+string(data))
+			}
+		}
+	}
+	for _, o := range outputs {
+		if strings.Contains(o, "Zq9w") {
+			i := strings.Index(o, "Zq9w")
+			t.Errorf("a secret shows through: ...%s...", o[max(0, i-80):min(len(o), i+80)])
+		}
+	}
+}
+
+// zeros is an endless reader of 'a'.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'a'
+	}
+	return len(p), nil
+}
+
+// TestHundredMegabyteAnswer reproduces a 100 MB response that cost about
+// 730 MB for 5 accounts: every update answered with 100 MB fails with a clear
+// "response too large", and the run allocates a small multiple of the 8 MiB
+// cap per account, not of the answer.
+func TestHundredMegabyteAnswer(t *testing.T) {
+	demoCredentials(t)
+	e := emulator.New(emulator.Options{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPatch {
+			e.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"name":"`)
+		_, _ = io.Copy(w, io.LimitReader(zeros{}, 100<<20))
+	}))
+	t.Cleanup(srv.Close)
+	ee := hostileEnv(t, srv.URL+emulator.CloudElementsPrefix)
+	m := ee.writeManifest(5, nil)
+	report := filepath.Join(ee.dir, "r.json")
+	if code, _, errs := ee.hubprov("apply", "-f", m, "--report", report); code != exitOK {
+		t.Fatalf("first apply: exit %d\n%s", code, errs)
+	}
+	ee.writeManifest(5, func(i int, a string) string { return a + "    tags: [retagged]\n" })
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	code, _, errs := ee.hubprov("apply", "-f", m, "--report", report, "--max-attempts", "1")
+	runtime.ReadMemStats(&m1)
+	if code != exitFailures {
+		t.Fatalf("exit %d, want 1\n%s", code, errs)
+	}
+	rep := readReport(t, report)
+	if rep.Summary.Failed != 5 {
+		t.Fatalf("summary %+v, want 5 failed", rep.Summary)
+	}
+	for _, a := range rep.Accounts {
+		if a.Error == nil || !strings.Contains(a.Error.Message, "response too large") {
+			t.Errorf("%s: %+v, want response too large", a.Name, a.Error)
+		}
+	}
+	if alloc := m1.TotalAlloc - m0.TotalAlloc; alloc > 5*3*8<<20+64<<20 {
+		t.Errorf("the run allocated %d MiB for five 100 MB answers", alloc>>20)
 	}
 }

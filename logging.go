@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,11 +12,14 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/term"
+
+	"github.com/hubprov/hubprov/internal/redact"
 )
 
-// redactor replaces every known secret value with [redacted]. It guards the
-// log stream and platform messages: a second line of defence behind
-// manifest.Secret, which never prints itself.
+// redactor replaces every known secret value, in every form an echo takes
+// (package redact), with [redacted]. It guards the log stream and platform
+// messages: a second line of defence behind manifest.Secret, which never
+// prints itself.
 type redactor struct {
 	mu     sync.Mutex
 	values map[string]bool
@@ -47,13 +49,8 @@ func (r *redactor) add(vs ...string) {
 	for s := range r.values {
 		vals = append(vals, s)
 	}
-	// Longest first, so a secret containing another is replaced whole.
-	sort.Slice(vals, func(i, j int) bool { return len(vals[i]) > len(vals[j]) })
-	pairs := make([]string, 0, 2*len(vals))
-	for _, s := range vals {
-		pairs = append(pairs, s, "[redacted]")
-	}
-	r.r.Store(strings.NewReplacer(pairs...))
+	// Every form an echo takes (raw, JSON-, HTML-, URL-escaped), longest first.
+	r.r.Store(redact.NewReplacer(vals, 0))
 }
 
 func (r *redactor) scrub(s string) string {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -76,6 +77,13 @@ func Classify(err error) Class {
 			return Ambiguous
 		}
 		return Transient
+	case ae.Status >= 200 && ae.Status <= 299:
+		// A 2xx answer hubprov could not use (too large, undecodable): the
+		// platform acted on the request, so a create may exist.
+		if ae.Op == "create" {
+			return Ambiguous
+		}
+		return Item
 	case ae.Status == 401 || ae.Status == 403:
 		return Systemic
 	case ae.Status == 408 || ae.Status == 429 || ae.Status == 500 || ae.Status == 502 || ae.Status == 503 || ae.Status == 504:
@@ -100,21 +108,34 @@ func notSent(err error) bool {
 	return errors.As(err, &dns)
 }
 
-// ParseRetryAfter reads a Retry-After header: delta-seconds or an HTTP date.
-// A date in the past, or a value it cannot read, gives 0.
+// RetryAfterCap is the longest pause a Retry-After header can ask for: a
+// larger value, however large, means this.
+const RetryAfterCap = 60 * time.Second
+
+// ParseRetryAfter reads a Retry-After header: delta-seconds or an HTTP date,
+// saturated at RetryAfterCap (a value of any size, an overflow included, is
+// capped, never wrapped into a negative pause). A date in the past, a
+// negative number, or a value it cannot read gives 0.
 func ParseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if n, err := strconv.Atoi(v); err == nil {
-		if n < 0 {
+	if v[0] >= '0' && v[0] <= '9' {
+		n, err := strconv.ParseUint(v, 10, 64)
+		switch {
+		case errors.Is(err, strconv.ErrRange):
+			return RetryAfterCap
+		case err != nil:
 			return 0
+		case n >= uint64(RetryAfterCap/time.Second):
+			return RetryAfterCap
 		}
 		return time.Duration(n) * time.Second
 	}
 	if t, err := http1Date(v); err == nil {
 		if d := t.Sub(now); d > 0 {
-			return d
+			return min(d, RetryAfterCap)
 		}
 	}
 	return 0

@@ -5,12 +5,9 @@
 package cloudelements
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -19,6 +16,7 @@ import (
 
 	"github.com/hubprov/hubprov/manifest"
 	"github.com/hubprov/hubprov/provision"
+	"github.com/hubprov/hubprov/provision/internal/httpapi"
 )
 
 // DefaultBaseURL is the Cloud Elements production API. Open Connectors has no
@@ -28,9 +26,6 @@ const DefaultBaseURL = "https://api.cloud-elements.com/elements/api-v2"
 // pageSize is the largest page the list API serves.
 const pageSize = 200
 
-// maxBody bounds how much of a successful response is decoded.
-const maxBody = 64 << 20
-
 // Client calls one Cloud Elements or Open Connectors tenant. It is safe for
 // concurrent use. Every method makes exactly one attempt per request.
 type Client struct {
@@ -39,6 +34,7 @@ type Client struct {
 	creds    manifest.Credentials
 	platform manifest.Platform
 	now      func() time.Time
+	api      *httpapi.Client
 }
 
 var _ provision.Platform = (*Client)(nil)
@@ -57,7 +53,9 @@ func New(baseURL string, hc *http.Client, creds manifest.Credentials, platform m
 	if platform == "" {
 		platform = manifest.CloudElements
 	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc, creds: creds, platform: platform, now: time.Now}
+	c := &Client{base: strings.TrimRight(baseURL, "/"), hc: hc, creds: creds, platform: platform, now: time.Now}
+	c.api = &httpapi.Client{HC: hc, Platform: string(platform), Now: func() time.Time { return c.now() }, DecodeError: parseError}
+	return c
 }
 
 // Name returns the platform the client was made for.
@@ -182,66 +180,18 @@ func (c *Client) OAuthURL(ctx context.Context, element, clientID string, clientS
 }
 
 // do sends one request and decodes a 2xx JSON answer into out (when out is not
-// nil and the body is not empty). Any other outcome is an *APIError whose text
-// is scrubbed of the credentials and of secrets. The body is always drained.
+// nil and the body is not empty), through the plumbing both clients share:
+// the answer is read within its cap, and any other outcome is an *APIError
+// whose text is scrubbed of the credentials and of secrets.
 func (c *Client) do(ctx context.Context, op, method, pathQuery string, body any, secrets []string, out any) (http.Header, error) {
-	secrets = append(secrets, c.creds.User.Reveal(), c.creds.Organization.Reveal())
-	fail := func(status int, msg string, err error) *provision.APIError {
-		return &provision.APIError{Platform: string(c.platform), Op: op, Status: status, Message: scrub(msg, secrets), Err: err}
-	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, fail(0, "", fmt.Errorf("encode request: %w", err))
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+pathQuery, rd)
-	if err != nil {
-		// The URL may hold a secret (oauth/url): keep only the cause.
-		return nil, fail(0, "", &scrubbedError{msg: scrub("build request: invalid base URL or path", secrets), err: err})
-	}
-	req.Header.Set("Authorization", "User "+c.creds.User.Reveal()+", Organization "+c.creds.Organization.Reveal())
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) && ue.Err != nil {
-			err = errors.Unwrap(ue) // url.Error prints the URL, which may hold a secret
-		}
-		return nil, fail(0, "", &scrubbedError{msg: scrub(err.Error(), secrets), err: err})
-	}
-	defer func() {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		_ = resp.Body.Close()
-	}()
-
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		ae := fail(resp.StatusCode, "", nil)
-		ae.RequestID, ae.Message = parseError(raw, resp)
-		ae.Message = scrub(ae.Message, secrets)
-		ae.RequestID = scrub(ae.RequestID, secrets)
-		ae.RetryAfter = provision.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
-		return resp.Header, ae
-	}
-	if out != nil {
-		raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-		if err != nil {
-			return nil, fail(0, "", &scrubbedError{msg: "read response: " + scrub(err.Error(), secrets), err: err})
-		}
-		if len(bytes.TrimSpace(raw)) > 0 {
-			if err := json.Unmarshal(raw, out); err != nil {
-				e := fail(resp.StatusCode, "undecodable response: "+err.Error(), nil)
-				e.RequestID = resp.Header.Get("X-Request-Id")
-				return nil, e
-			}
-		}
-	}
-	return resp.Header, nil
+	h := http.Header{}
+	h.Set("Authorization", "User "+c.creds.User.Reveal()+", Organization "+c.creds.Organization.Reveal())
+	h.Set("Content-Type", "application/json")
+	h.Set("Accept", "application/json")
+	return c.api.Do(ctx, httpapi.Request{
+		Op: op, Method: method, URL: c.base + pathQuery, Header: h, Body: body, Out: out,
+		Secrets: append(secrets, c.creds.User.Reveal(), c.creds.Organization.Reveal()),
+	})
 }
 
 // parseError reads the platform's error body {requestId, message,

@@ -526,7 +526,7 @@ func TestLookupExactName(t *testing.T) {
 }
 
 func TestStatusErrors(t *testing.T) {
-	httpDate := fixedNow.Add(90 * time.Second).Format(http.TimeFormat)
+	httpDate := fixedNow.Add(45 * time.Second).Format(http.TimeFormat)
 	tests := []struct {
 		status    int
 		header    map[string]string
@@ -545,7 +545,7 @@ func TestStatusErrors(t *testing.T) {
 		{409, nil, `{"requestId":"r409","message":"already exists","providerMessage":"dup"}`, "create", provision.Item, "r409", "already exists (provider: dup)", 0},
 		{412, nil, `{"requestId":"r412","message":"precondition"}`, "update", provision.Item, "r412", "precondition", 0},
 		{429, map[string]string{"Retry-After": "7"}, `{"requestId":"r429","message":"Too many requests"}`, "create", provision.Transient, "r429", "Too many requests", 7 * time.Second},
-		{429, map[string]string{"Retry-After": httpDate}, `{"requestId":"r429d","message":"slow down"}`, "list", provision.Transient, "r429d", "slow down", 90 * time.Second},
+		{429, map[string]string{"Retry-After": httpDate}, `{"requestId":"r429d","message":"slow down"}`, "list", provision.Transient, "r429d", "slow down", 45 * time.Second},
 		{500, nil, `{"requestId":"r500","message":"Internal error"}`, "create", provision.Ambiguous, "r500", "Internal error", 0},
 		{500, nil, `{"requestId":"r500g","message":"Internal error"}`, "get", provision.Transient, "r500g", "Internal error", 0},
 		{503, map[string]string{"X-Request-Id": "hdr-503"}, `<html>Service Unavailable</html>`, "create", provision.Transient, "hdr-503", "<html>Service Unavailable</html>", 0},
@@ -813,3 +813,9 @@ func listSet(c *Client, ctx context.Context, set string) ([]provision.Instance, 
 func lookupName(c *Client, ctx context.Context, set, name string) (*provision.Instance, error) {
 	return provision.NewRun(c, provision.Options{MaxAttempts: 1}).Lookup(ctx, set, name)
 }
+
+// redacted and maxMessage are the scrubber's mark and message cap (package httpapi).
+const (
+	redacted   = "[redacted]"
+	maxMessage = 512
+)

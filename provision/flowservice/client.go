@@ -4,12 +4,8 @@
 package flowservice
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -18,6 +14,7 @@ import (
 
 	"github.com/hubprov/hubprov/manifest"
 	"github.com/hubprov/hubprov/provision"
+	"github.com/hubprov/hubprov/provision/internal/httpapi"
 )
 
 // DefaultBaseURL is the Flow Service production API.
@@ -33,9 +30,6 @@ const (
 // listLimit is the page size asked of GET /connections.
 const listLimit = 1000
 
-// maxBody bounds how much of a successful response is decoded.
-const maxBody = 64 << 20
-
 // Client calls the Flow Service API of one IMS organization and sandbox. It is
 // safe for concurrent use. Every method makes exactly one attempt per request.
 type Client struct {
@@ -43,6 +37,7 @@ type Client struct {
 	hc    *http.Client
 	creds manifest.Credentials
 	now   func() time.Time
+	api   *httpapi.Client
 }
 
 var _ provision.Platform = (*Client)(nil)
@@ -57,7 +52,9 @@ func New(baseURL string, hc *http.Client, creds manifest.Credentials) *Client {
 	if hc == nil {
 		hc = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc, creds: creds, now: time.Now}
+	c := &Client{base: strings.TrimRight(baseURL, "/"), hc: hc, creds: creds, now: time.Now}
+	c.api = &httpapi.Client{HC: hc, Platform: string(manifest.AdobeFlow), Now: func() time.Time { return c.now() }, DecodeError: parseError}
+	return c
 }
 
 // Name returns adobe-flow.
@@ -165,73 +162,27 @@ func (c *Client) Delete(ctx context.Context, cur provision.Instance) error {
 }
 
 // do sends one request and decodes a 2xx JSON answer into out (when out is not
-// nil and the body is not empty). Any other outcome is an *APIError whose text
-// is scrubbed of the credentials and of secrets. The body is always drained.
+// nil and the body is not empty), through the plumbing both clients share:
+// the answer is read within its cap, and any other outcome is an *APIError
+// whose text is scrubbed of the credentials and of secrets.
 func (c *Client) do(ctx context.Context, op, method, pathQuery, ifMatch string, body any, secrets []string, out any) error {
-	secrets = append(secrets, c.creds.AccessToken.Reveal(), c.creds.APIKey.Reveal())
-	fail := func(status int, msg string, err error) *provision.APIError {
-		return &provision.APIError{Platform: string(manifest.AdobeFlow), Op: op, Status: status, Message: scrub(msg, secrets), Err: err}
-	}
-	var rd io.Reader
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+c.creds.AccessToken.Reveal())
+	h.Set("x-api-key", c.creds.APIKey.Reveal())
+	h.Set("x-gw-ims-org-id", c.creds.IMSOrg)
+	h.Set("x-sandbox-name", c.creds.Sandbox)
+	h.Set("Accept", "application/json")
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return fail(0, "", fmt.Errorf("encode request: %w", err))
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+pathQuery, rd)
-	if err != nil {
-		return fail(0, "", &scrubbedError{msg: "build request: invalid base URL or path", err: err})
-	}
-	req.Header.Set("Authorization", "Bearer "+c.creds.AccessToken.Reveal())
-	req.Header.Set("x-api-key", c.creds.APIKey.Reveal())
-	req.Header.Set("x-gw-ims-org-id", c.creds.IMSOrg)
-	req.Header.Set("x-sandbox-name", c.creds.Sandbox)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		h.Set("Content-Type", "application/json")
 	}
 	if ifMatch != "" {
-		req.Header.Set("If-Match", ifMatch)
+		h.Set("If-Match", ifMatch)
 	}
-
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) && ue.Err != nil {
-			err = errors.Unwrap(ue)
-		}
-		return fail(0, "", &scrubbedError{msg: scrub(err.Error(), secrets), err: err})
-	}
-	defer func() {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		_ = resp.Body.Close()
-	}()
-
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		ae := fail(resp.StatusCode, "", nil)
-		ae.RequestID, ae.Message = parseError(raw, resp)
-		ae.Message = scrub(ae.Message, secrets)
-		ae.RequestID = scrub(ae.RequestID, secrets)
-		ae.RetryAfter = provision.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
-		return ae
-	}
-	if out != nil {
-		raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-		if err != nil {
-			return fail(0, "", &scrubbedError{msg: "read response: " + scrub(err.Error(), secrets), err: err})
-		}
-		if len(bytes.TrimSpace(raw)) > 0 {
-			if err := json.Unmarshal(raw, out); err != nil {
-				e := fail(resp.StatusCode, "undecodable response: "+err.Error(), nil)
-				e.RequestID = resp.Header.Get("X-Request-Id")
-				return e
-			}
-		}
-	}
-	return nil
+	_, err := c.api.Do(ctx, httpapi.Request{
+		Op: op, Method: method, URL: c.base + pathQuery, Header: h, Body: body, Out: out,
+		Secrets: append(secrets, c.creds.AccessToken.Reveal(), c.creds.APIKey.Reveal()),
+	})
+	return err
 }
 
 // parseError reads the three error bodies of the API: the gateway's

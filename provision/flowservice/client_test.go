@@ -614,3 +614,9 @@ func listSet(c *Client, ctx context.Context, set string) ([]provision.Instance, 
 func lookupName(c *Client, ctx context.Context, set, name string) (*provision.Instance, error) {
 	return provision.NewRun(c, provision.Options{MaxAttempts: 1}).Lookup(ctx, set, name)
 }
+
+// redacted and maxMessage are the scrubber's mark and message cap (package httpapi).
+const (
+	redacted   = "[redacted]"
+	maxMessage = 512
+)
