@@ -27,6 +27,15 @@ type ConsentOptions struct {
 	// wrong, as shown on the callback's pages ("the migration team,
 	// ops@example.com"). Default: "the person who sent you the link".
 	Contact string
+	// CallbackURL, when set, is the redirect URI the consent URLs name instead
+	// of each account's callbackURL (hubprov consent --emulate: the emulated
+	// HubSpot then sends the owner back to this server). Instances are still
+	// created with the account's callbackURL.
+	CallbackURL string
+	// Progress, when not nil, is kept up to date for a progress display: Total
+	// accounts, Done and Created the connected ones (Unchanged those connected
+	// by an earlier run), Bad those whose last consent failed or was refused.
+	Progress *Progress
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -71,12 +80,14 @@ type ConsentServer struct {
 	mu       sync.Mutex
 	accounts []*consentAccount // plan order
 	byName   map[string]*consentAccount
+	others   []Result // the plan's other accounts that have an instance, as Unchanged
 	done     chan struct{}
 	isDone   bool
 }
 
 type consentAccount struct {
 	i        int // index into r.plan.Changes and r.out; -1 when connected by an earlier run
+	earlier  bool // connected by an earlier run
 	account  *manifest.Account
 	status   string
 	res      Result // the last outcome, for connected, failed and denied accounts
@@ -89,7 +100,9 @@ type consentAccount struct {
 // under run, whose platform must be an [Authorizer] (see CanAuthorize); the
 // journal attached to run records each create. Accounts of the plan that need
 // consent but already have an instance count as connected; every other change
-// of the plan is not the server's business (apply makes those). From now on
+// of the plan is not the server's business (apply makes those), but those
+// with an instance are listed Unchanged in the Outcome, so that the report
+// still maps every account with a live instance to it. From now on
 // the run also scrubs every code received from its messages. The server stops
 // taking callbacks when ctx is cancelled or the run aborts (rejected
 // credentials, failure budget, journal): see Stopped and Outcome. Call
@@ -121,7 +134,18 @@ func NewConsentServer(ctx context.Context, run *Run, plan Plan, co ConsentOption
 	s.r = &runner{Run: run, plan: Plan{Set: plan.Set, Platform: plan.Platform}}
 	s.sem = make(chan struct{}, run.opts.Parallelism)
 	for _, c := range plan.Changes {
-		if c.Desired == nil || !NeedsConsent(c.Desired.Account) {
+		if c.Desired == nil {
+			continue
+		}
+		var live Result
+		if c.Remote != nil {
+			live = Result{Name: c.Name, Element: c.Desired.Account.Element, Action: Unchanged, Status: Succeeded,
+				InstanceID: c.Remote.ID, Token: c.Remote.Token}
+		}
+		if !NeedsConsent(c.Desired.Account) {
+			if c.Remote != nil {
+				s.others = append(s.others, live)
+			}
 			continue
 		}
 		a := &consentAccount{i: -1, account: &c.Desired.Account}
@@ -130,9 +154,7 @@ func NewConsentServer(ctx context.Context, run *Run, plan Plan, co ConsentOption
 			a.i, a.status = len(s.r.plan.Changes), ConsentPending
 			s.r.plan.Changes = append(s.r.plan.Changes, c)
 		case c.Remote != nil:
-			a.status = ConsentConnected
-			a.res = Result{Name: c.Name, Element: c.Desired.Account.Element, Action: Unchanged, Status: Succeeded,
-				InstanceID: c.Remote.ID, Token: c.Remote.Token}
+			a.status, a.res, a.earlier = ConsentConnected, live, true
 		default:
 			continue
 		}
@@ -140,6 +162,9 @@ func NewConsentServer(ctx context.Context, run *Run, plan Plan, co ConsentOption
 		s.byName[c.Name] = a
 	}
 	s.r.out = make([]Result, len(s.r.plan.Changes))
+	if p := co.Progress; p != nil {
+		p.Total = int64(len(s.accounts))
+	}
 	s.checkDoneLocked()
 	return s, nil
 }
@@ -170,7 +195,11 @@ func (s *ConsentServer) FetchURLs(ctx context.Context) {
 				return nil
 			}
 			at := s.co.Now()
-			u := s.r.consentURL(s.ctx, s.az, a.account, s.signer.sign(a.account.Name, at))
+			acct := *a.account
+			if s.co.CallbackURL != "" {
+				acct.Auth.CallbackURL = s.co.CallbackURL
+			}
+			u := s.r.consentURL(s.ctx, s.az, &acct, s.signer.sign(a.account.Name, at))
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			switch u.Status {
@@ -232,11 +261,12 @@ func (s *ConsentServer) Accounts() []manifest.Account {
 	return out
 }
 
-// Outcome is what the server did, for the report: per account, in plan
-// order, the create that connected it, the failure or refusal of its last
-// consent, or Skipped (ReasonAwaitingConsent) for one that is still waiting.
-// Accounts connected by an earlier run are Unchanged. Aborted is set when the
-// run was interrupted or aborted with accounts still waiting.
+// Outcome is what the server did, for the report: per consent account, in
+// plan order, the create that connected it, the failure or refusal of its
+// last consent, or Skipped (ReasonAwaitingConsent) for one that is still
+// waiting; accounts connected by an earlier run are Unchanged. Then the
+// plan's other accounts that have an instance, Unchanged. Aborted is set when
+// the run was interrupted or aborted with accounts still waiting.
 func (s *ConsentServer) Outcome() Outcome {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -250,6 +280,7 @@ func (s *ConsentServer) Outcome() Outcome {
 			out.Results[k] = a.res
 		}
 	}
+	out.Results = append(out.Results, s.others...)
 	out.Aborted, out.AbortClass = s.r.abortState()
 	if out.Aborted == "" && !s.isDone && s.parent.Err() != nil {
 		out.Aborted, out.AbortClass = "interrupted", Canceled
@@ -258,8 +289,23 @@ func (s *ConsentServer) Outcome() Outcome {
 	return out
 }
 
+// checkDoneLocked updates the progress counters and closes done when no
+// account waits any more.
 func (s *ConsentServer) checkDoneLocked() {
-	if !s.isDone && s.countsLocked().Pending == 0 {
+	n := s.countsLocked()
+	if p := s.co.Progress; p != nil {
+		earlier := 0
+		for _, a := range s.accounts {
+			if a.earlier {
+				earlier++
+			}
+		}
+		p.Done.Store(int64(n.Connected))
+		p.Created.Store(int64(n.Connected - earlier))
+		p.Unchanged.Store(int64(earlier))
+		p.Bad.Store(int64(n.Failed + n.Denied))
+	}
+	if !s.isDone && n.Pending == 0 {
 		s.isDone = true
 		close(s.done)
 	}
@@ -483,6 +529,7 @@ func (s *ConsentServer) deny(w http.ResponseWriter, a *consentAccount, e, desc s
 	a.status = ConsentDenied
 	a.res = Result{Name: a.account.Name, Element: a.account.Element, Action: Create, Status: Failed,
 		Error: &ResultError{Class: Item, Message: s.r.opts.Scrub(msg)}}
+	s.checkDoneLocked()
 	n := s.countsLocked()
 	s.mu.Unlock()
 	s.r.opts.Log.Warn().Str("account", a.account.Name).Str("outcome", ConsentDenied).Str("error", e).

@@ -650,3 +650,48 @@ func TestCallbackMismatches(t *testing.T) {
 		t.Errorf("mismatches %v", got)
 	}
 }
+
+// TestConsentOutcomeMapsLiveAccounts: the outcome also lists the plan's
+// other accounts that have an instance (so the report keeps mapping them),
+// progress counts the consent accounts, and a CallbackURL option replaces
+// the redirect URI of the consent URLs only.
+func TestConsentOutcomeMapsLiveAccounts(t *testing.T) {
+	b := newBench(t, emulator.Options{}, "demo-user")
+	others := accounts(3) // apiKey, oauth2 with a code, oauth2Tokens
+	run := provision.NewRun(b.pf, provision.Options{Log: zerolog.Nop()})
+	if out := run.Apply(context.Background(), provision.MakePlan("acme", manifest.CloudElements, others[:2], nil, provision.PlanOptions{})); count(out, provision.Create, provision.Succeeded) != 2 {
+		t.Fatalf("setup: %+v", out.Results)
+	}
+	accts := append(consentAccounts(2), others...)
+	run = provision.NewRun(b.pf, provision.Options{Log: zerolog.Nop()})
+	remote, _, err := run.ReadRemote(context.Background(), "acme", provision.Recovery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := provision.MakePlan("acme", manifest.CloudElements, accts, remote, provision.PlanOptions{})
+	progress := &provision.Progress{}
+	cs, err := provision.NewConsentServer(context.Background(), run, plan,
+		provision.ConsentOptions{CallbackURL: "http://127.0.0.1:1/callback", Progress: progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	cs.FetchURLs(context.Background())
+	for _, p := range cs.Pending() {
+		if got := mustQuery(t, p.URL).Get("redirect_uri"); got != "http://127.0.0.1:1/callback" {
+			t.Errorf("%s: redirect_uri %q", p.Name, got)
+		}
+	}
+	out := cs.Outcome()
+	var got []string
+	for _, r := range out.Results {
+		got = append(got, fmt.Sprintf("%s:%s:%s:%v", r.Name, r.Action, r.Status, r.InstanceID != ""))
+	}
+	want := "portal-000:create:awaiting-consent:skipped:false portal-001:create:awaiting-consent:skipped:false portal-00000:unchanged:succeeded:true portal-00001:unchanged:succeeded:true"
+	if strings.Join(got, " ") != want {
+		t.Errorf("outcome\n %s\nwant\n %s", strings.Join(got, " "), want)
+	}
+	if progress.Total != 2 || progress.Done.Load() != 0 {
+		t.Errorf("progress %d/%d", progress.Done.Load(), progress.Total)
+	}
+}
