@@ -251,6 +251,8 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 	}
 	progress := &provision.Progress{}
 	s.run.Attach(journal, progress)
+	stopNotes := noteInterrupts(ctx, env)
+	defer stopNotes()
 	stop := make(chan struct{})
 	waitProgress := showProgress(env, s.log, progress, isTerminal(env.stderr) && !e.noProgress, stop)
 	out := s.run.Apply(ctx, plan)
@@ -286,15 +288,15 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 	printSummary(env.stdout, rep, e.report)
 	switch {
 	case out.Aborted != "":
+		if out.AbortClass == provision.Canceled {
+			return errInterrupted(ctx).withHint("rerun the same command to finish; what was created is adopted, not created again")
+		}
 		err := abortedf("aborted: %s", s.scrub(out.Aborted))
 		if out.AbortClass == provision.Systemic {
 			err.withHint("%s", credentialHint(s.m))
 		}
 		if out.AbortClass == provision.ClassJournal {
 			err.withHint("%s", journalHint(journalPath))
-		}
-		if out.AbortClass == provision.Canceled {
-			err.withHint("rerun the same command to finish; what was created is adopted, not created again")
 		}
 		return err
 	case rep.Summary.Failed > 0 || rep.Summary.Unhealthy > 0:

@@ -84,6 +84,8 @@ Cloud Elements and Open Connectors only: adobe-flow has no consent URL.`, env)
 		}
 	}
 	switch {
+	case out.AbortClass == provision.Canceled:
+		return errInterrupted(ctx)
 	case out.Aborted != "":
 		err := abortedf("aborted: %s", s.scrub(out.Aborted))
 		if out.AbortClass == provision.Systemic {

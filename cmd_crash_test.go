@@ -54,7 +54,8 @@ var (
 )
 
 // TestSIGTERMFinishesInFlightAndWritesTheReport: on SIGTERM no new request
-// starts, the report is written with the rest skipped, and the exit code is 4.
+// starts, the report is written with the rest skipped (reason interrupted,
+// none failed), and the exit code is 143.
 func TestSIGTERMFinishesInFlightAndWritesTheReport(t *testing.T) {
 	bin := buildBinary(t)
 	ee := newEngineEnv(t, emulator.Options{Latency: 10 * time.Millisecond})
@@ -71,13 +72,18 @@ func TestSIGTERMFinishesInFlightAndWritesTheReport(t *testing.T) {
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	err := cmd.Wait()
 	var ee2 *exec.ExitError
-	if !errors.As(err, &ee2) || ee2.ExitCode() != exitAborted {
-		t.Fatalf("after SIGTERM: %v, want exit 4", err)
+	if !errors.As(err, &ee2) || ee2.ExitCode() != exitSIGTERM {
+		t.Fatalf("after SIGTERM: %v, want exit 143", err)
 	}
 	rep := readReport(t, report)
 	created := ee.emu.Stats().Creates
 	if rep.Summary.Created != created || rep.Summary.Skipped != 400-created || rep.Summary.Failed != 0 || rep.Run.Aborted == "" {
 		t.Fatalf("report %+v (aborted %q), emulator created %d", rep.Summary, rep.Run.Aborted, created)
+	}
+	for _, a := range rep.Accounts {
+		if a.Status == provision.Skipped && a.Reason != provision.ReasonInterrupted {
+			t.Fatalf("%s: skipped with reason %q, want %q", a.Name, a.Reason, provision.ReasonInterrupted)
+		}
 	}
 }
 
@@ -138,6 +144,7 @@ func TestCrashAndRerunCreatesEachAccountOnce(t *testing.T) {
 }
 
 func TestMain(m *testing.M) {
+	defaultLogFormat = "console"
 	code := m.Run()
 	if builtBin != "" {
 		os.RemoveAll(filepath.Dir(builtBin))

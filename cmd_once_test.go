@@ -22,7 +22,7 @@ import (
 // startApply starts the built binary on an apply of manifest m with report.
 func startApply(t *testing.T, bin, m, report string, extra ...string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"apply", "-f", m, "--report", report, "--no-progress"}, extra...)...)
+	cmd := exec.Command(bin, append([]string{"apply", "-f", m, "--report", report, "--no-progress", "--log-format", "console"}, extra...)...)
 	cmd.Env = append(os.Environ(), "HUBPROV_TEST_USER=demo-user", "HUBPROV_TEST_ORG=demo-org")
 	var errb bytes.Buffer
 	cmd.Stderr = &errb

@@ -146,6 +146,10 @@ func (lf *logFlags) register(fs *flag.FlagSet) {
 	})
 }
 
+// defaultLogFormat, when not empty, replaces the terminal test as the default
+// of --log-format. The package's tests set it to console, to read the text.
+var defaultLogFormat = ""
+
 // newEnv builds the process's environment for the command in args: stderr
 // serialized and scrubbed of secrets, the one logger, the ui.
 func newEnv(args []string, stdin io.Reader, stdout, stderr io.Writer) *cmdEnv {
@@ -163,6 +167,9 @@ func newEnv(args []string, stdin io.Reader, stdout, stderr io.Writer) *cmdEnv {
 		if term {
 			format = "console"
 		}
+		if defaultLogFormat != "" {
+			format = defaultLogFormat
+		}
 	}
 	scrubbed := redactWriter{w: locked, r: env.redactor}
 	var w io.Writer = scrubbed
@@ -170,6 +177,6 @@ func newEnv(args []string, stdin io.Reader, stdout, stderr io.Writer) *cmdEnv {
 		w = zerolog.ConsoleWriter{Out: scrubbed, TimeFormat: time.TimeOnly, NoColor: !term}
 	}
 	env.log = zerolog.New(w).Level(lvl).With().Timestamp().Logger()
-	env.ui = &ui{w: scrubbed, json: lf.format == "json", log: env.log}
+	env.ui = &ui{w: scrubbed, json: format == "json", log: env.log}
 	return env
 }

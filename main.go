@@ -6,8 +6,6 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/rs/zerolog"
 )
@@ -19,7 +17,10 @@ const (
 	exitFailures = 1 // some accounts failed, the rest done
 	exitChanges  = 2 // plan --detailed-exitcode: changes pending
 	exitInvalid  = 3 // invalid manifest or usage, or the report is locked by another run: nothing was sent
-	exitAborted  = 4 // credentials rejected, failure budget exceeded, or interrupted
+	exitAborted  = 4 // credentials rejected, platform unreachable, failure budget exceeded, journal or report unwritable
+	// 128 + the signal: interrupted by SIGINT (130) or SIGTERM (143); see signals.go
+	exitSIGINT  = 130
+	exitSIGTERM = 143
 )
 
 // A command is one hubprov subcommand.
@@ -43,7 +44,7 @@ var commands = []command{
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interrupts()
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -58,11 +59,14 @@ type cmdEnv struct {
 	log            zerolog.Logger
 	ui             *ui
 	redactor       *redactor // every known secret value, scrubbed from stderr
+	// abandon is done at a second interrupt: requests in flight are cut off.
+	abandon context.Context
 }
 
 // run runs the command args name and returns the process's exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	env := newEnv(args, stdin, stdout, stderr)
+	env.abandon = abandonOf(ctx)
 	if len(args) == 0 {
 		usage(env.stderr)
 		return exitInvalid
@@ -117,7 +121,10 @@ Exit codes:
   1  some accounts failed, the rest done
   2  plan --detailed-exitcode: changes pending
   3  invalid manifest or usage, or another run holds the report: nothing was sent
-  4  aborted: platform credentials rejected, platform unreachable, failure budget exceeded, journal or report unwritable, or interrupted
+  4  aborted: platform credentials rejected, platform unreachable, failure budget
+     exceeded, or the journal or report could not be written
+  130  interrupted by SIGINT (Ctrl-C): the report is written, a rerun finishes the work
+  143  interrupted by SIGTERM: the same
 `)
 }
 

@@ -160,7 +160,7 @@ func openSession(env *cmdEnv, c *commonFlags, opts provision.Options, emulate bo
 	default:
 		s.pf = cloudelements.New(s.baseURL, s.hc, m.Target.Credentials, m.Target.Platform)
 	}
-	opts.Log, opts.Scrub = s.log, s.scrub
+	opts.Log, opts.Scrub, opts.Abandon = s.log, s.scrub, env.abandon
 	s.run = provision.NewRun(s.pf, opts)
 	return s, nil
 }
@@ -255,7 +255,7 @@ func (s *session) plan(ctx context.Context, prune bool, reportPath string) (prov
 	}
 	remote, recovered, err := s.run.ReadRemote(ctx, s.m.Set, rec)
 	if err != nil {
-		return provision.Plan{}, s.fatal(err)
+		return provision.Plan{}, s.fatal(ctx, err)
 	}
 	s.remote, s.recovered = remote, recovered
 	tokens := make([]string, len(remote))
@@ -296,13 +296,23 @@ func (s *session) previousReport(path string) map[string]string {
 }
 
 // fatal turns an error that stopped the command before any change (the
-// platform could not be read) into the error it exits with: 4, aborted.
-func (s *session) fatal(err error) error {
+// platform could not be read) into the error it exits with: 4, aborted, or
+// 130/143 when an interrupt stopped the reading.
+func (s *session) fatal(ctx context.Context, err error) error {
+	if ctx.Err() != nil && (provision.Classify(err) == provision.Canceled || errors.Is(err, context.Canceled)) {
+		return errInterrupted(ctx).withHint("nothing was changed; rerun the same command")
+	}
 	e := newCLIError(exitAborted, fmt.Errorf("%s; nothing was changed", s.scrub(err.Error())))
-	switch provision.Classify(err) {
-	case provision.Systemic:
+	switch {
+	case provision.Classify(err) == provision.Systemic:
 		e.withHint("%s", credentialHint(s.m))
-	case provision.Transient:
+	case provision.Unreachable(err):
+		e.err = fmt.Errorf("the platform is unreachable: %s; nothing was changed", s.scrub(err.Error()))
+		e.withHint("check target.baseURL in the manifest (%s), the network and any proxy", s.baseURL)
+		if u, perr := url.Parse(s.baseURL); perr == nil && isLoopback(u.Hostname()) && s.emu == nil {
+			e.withHint("nothing listens on %s: start the emulator with 'hubprov emulate', or pass --emulate", u.Host)
+		}
+	case provision.Classify(err) == provision.Transient:
 		e.withHint("the platform at %s did not answer in time or at all; check the base URL and the network, or raise --request-timeout or --max-attempts", s.baseURL)
 	}
 	return e

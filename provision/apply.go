@@ -28,6 +28,11 @@ const (
 // ReasonAwaitingConsent is the Reason of a skipped AwaitConsent change.
 const ReasonAwaitingConsent = "awaiting-consent"
 
+// ReasonInterrupted is the Reason of an account the run did not finish
+// because it was interrupted (SIGINT, SIGTERM): not a failure, a rerun
+// finishes it.
+const ReasonInterrupted = "interrupted"
+
 // Options controls Apply.
 type Options struct {
 	Parallelism    int           // concurrent accounts; default 8
@@ -46,6 +51,9 @@ type Options struct {
 	Log      zerolog.Logger      // run events; never given a secret
 	Progress *Progress           // live counters for a progress display; may be nil
 	Scrub    func(string) string // removes known secret values from platform messages; nil for none
+	// Abandon, when done, cuts off the writes in flight too (a second
+	// Ctrl-C), without waiting out their grace. Nil: never.
+	Abandon context.Context
 }
 
 // Result is how one account (or deleted instance) ended.
@@ -85,6 +93,11 @@ type Outcome struct {
 type Progress struct {
 	Total                                           int64
 	Done, Created, Updated, Deleted, Unchanged, Bad atomic.Int64
+	// Skipped counts the accounts an interrupt or an abort left undone; they
+	// are not in Done.
+	Skipped atomic.Int64
+	// Retries counts retried attempts; Throttled the 429 and 503 answers.
+	Retries, Throttled atomic.Int64
 }
 
 // ClassBudget marks a run aborted by --max-failures.
@@ -113,12 +126,12 @@ func (run *Run) Apply(ctx context.Context, plan Plan) Outcome {
 	g.SetLimit(opts.Parallelism)
 	for i := range plan.Changes {
 		if stopCtx.Err() != nil {
-			r.skip(i)
+			r.skip(ctx, i)
 			continue
 		}
 		g.Go(func() error {
 			if stopCtx.Err() != nil {
-				r.skip(i)
+				r.skip(ctx, i)
 				return nil
 			}
 			r.one(stopCtx, i)
@@ -144,9 +157,14 @@ type runner struct {
 	failed int
 }
 
-func (r *runner) skip(i int) {
+// skip records change i as not started: interrupted when ctx, the run's own
+// context, is done (and no abort came first), else cut off by an abort.
+func (r *runner) skip(ctx context.Context, i int) {
 	c := r.plan.Changes[i]
 	res := Result{Name: c.Name, Action: c.Action, Fields: c.Fields, Status: Skipped}
+	if r.interrupted(ctx) {
+		res.Reason = ReasonInterrupted
+	}
 	if c.Desired != nil {
 		res.Element = c.Desired.Account.Element
 	}
@@ -218,6 +236,9 @@ func (r *runner) one(ctx context.Context, i int) {
 		// Cut off by an interrupt or an abort before it was sent: not a
 		// failure of the account. A create's intent stays in the journal.
 		res.Status = Skipped
+		if r.interrupted(ctx) {
+			res.Reason = ReasonInterrupted
+		}
 	} else if err != nil {
 		res.Status = Failed
 		res.Error = r.resultError(err)
@@ -244,9 +265,20 @@ func (r *runner) one(ctx context.Context, i int) {
 	}
 }
 
+// interrupted reports whether the run was interrupted rather than aborted:
+// ctx is done and no abort was recorded.
+func (r *runner) interrupted(ctx context.Context) bool {
+	aborted, _ := r.abortState()
+	return ctx.Err() != nil && aborted == ""
+}
+
 func (r *runner) count(res Result) {
 	p := r.opts.Progress
 	if p == nil {
+		return
+	}
+	if res.Status == Skipped && res.Action != AwaitConsent {
+		p.Skipped.Add(1)
 		return
 	}
 	p.Done.Add(1)
@@ -322,6 +354,7 @@ func (r *runner) create(ctx context.Context, c Change, res *Result) (*Instance, 
 		if rerr != nil {
 			return nil, rerr
 		}
+		r.noteRetry(c.Name, attempt, wait, err)
 		if serr := sleep(ctx, wait); serr != nil {
 			return nil, fmt.Errorf("interrupted before retrying: %w", errors.Join(serr, err))
 		}

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -23,7 +26,7 @@ type APIError struct {
 
 func (e *APIError) Error() string {
 	if e.Status == 0 {
-		return fmt.Sprintf("%s: %s: %v", e.Platform, e.Op, e.Err)
+		return fmt.Sprintf("%s: %s: %s", e.Platform, e.Op, transportMessage(e.Err))
 	}
 	msg := fmt.Sprintf("%s: %s: HTTP %d", e.Platform, e.Op, e.Status)
 	if e.Message != "" {
@@ -36,6 +39,41 @@ func (e *APIError) Error() string {
 }
 
 func (e *APIError) Unwrap() error { return e.Err }
+
+// transportMessage says in words what went wrong when no answer came, rather
+// than Go's error chain ("Post \"https://...\": dial tcp 10.0.0.1:443: connect:
+// connection refused"): the platform's host is named where it helps.
+func transportMessage(err error) string {
+	var dns *net.DNSError
+	var op *net.OpError
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "interrupted"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return "no answer within the request timeout"
+	case errors.As(err, &dns):
+		if dns.IsNotFound {
+			return fmt.Sprintf("no such host %s", dns.Name)
+		}
+		return fmt.Sprintf("cannot resolve %s: %s", dns.Name, dns.Err)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused" + addrOf(err)
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "connection reset before an answer" + addrOf(err)
+	case errors.As(err, &op) && op.Timeout():
+		return "connection timed out" + addrOf(err)
+	}
+	return err.Error()
+}
+
+// addrOf is " by HOST:PORT" for a dial error, else "".
+func addrOf(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Addr != nil && op.Op == "dial" {
+		return " by " + op.Addr.String()
+	}
+	return ""
+}
 
 // Class says what the engine does about a failed call.
 type Class string
@@ -95,6 +133,13 @@ func Classify(err error) Class {
 	default:
 		return Item
 	}
+}
+
+// Unreachable reports whether err is a failure to reach the platform at all:
+// the connection was refused or the host name did not resolve.
+func Unreachable(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == 0 && notSent(ae.Err)
 }
 
 // notSent reports whether a transport error happened before the request left:

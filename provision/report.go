@@ -64,7 +64,7 @@ type AccountReport struct {
 	Action     Action       `json:"action"`
 	Fields     []string     `json:"fields,omitempty"`
 	Status     Status       `json:"status"`
-	Reason     string       `json:"reason,omitempty"` // for a skipped account: "awaiting-consent", or empty after an abort
+	Reason     string       `json:"reason,omitempty"` // for a skipped account: "awaiting-consent", "interrupted", or empty after an abort
 	InstanceID string       `json:"instanceId,omitempty"`
 	Token      string       `json:"token,omitempty"`
 	Attempts   int          `json:"attempts"`

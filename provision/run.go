@@ -23,6 +23,8 @@ type Run struct {
 	aborted    string
 	abortClass Class
 	stop       context.CancelFunc // stops the batch in progress (Apply, AuthorizeURLs); nil between batches
+
+	warnedUnreachable time.Time // when noteRetry last warned of an unreachable platform
 }
 
 // NewRun returns the run of one command against pf, with opts' defaults
@@ -110,6 +112,9 @@ func (r *Run) call(ctx context.Context, write bool, op func(context.Context) err
 		actx, cancel = context.WithCancel(context.WithoutCancel(ctx))
 		defer cancel()
 		defer context.AfterFunc(ctx, func() { time.AfterFunc(writeGrace, cancel) })()
+		if r.opts.Abandon != nil {
+			defer context.AfterFunc(r.opts.Abandon, cancel)()
+		}
 	}
 	if r.pol.timeout > 0 {
 		var cancel context.CancelFunc
@@ -129,6 +134,9 @@ func (r *Run) call(ctx context.Context, write bool, op func(context.Context) err
 	case !errors.As(err, &ae) || ae.Status == 0: // no answer: a reset, a timeout
 	case ae.Status == 429 || ae.Status == 503:
 		r.pol.throttle(ae.RetryAfter)
+		if p := r.opts.Progress; p != nil {
+			p.Throttled.Add(1)
+		}
 	default:
 		r.pol.answer(false)
 	}
@@ -156,12 +164,38 @@ func (r *Run) retrying(ctx context.Context, q request, op func(context.Context) 
 		if rerr != nil {
 			return rerr
 		}
-		r.opts.Log.Debug().Str("account", q.account).Int("attempt", attempt).Dur("backoff", d).Str("error", r.opts.Scrub(err.Error())).Msg("retrying")
+		r.noteRetry(q.account, attempt, d, err)
 		if serr := sleep(ctx, d); serr != nil {
 			return fmt.Errorf("interrupted before retrying: %w", errors.Join(serr, err))
 		}
 	}
 }
+
+// noteRetry counts a retry for the progress display and logs it: at debug
+// level, except while the platform is unreachable, which shows as a warning
+// (at most one every unreachableEvery), so a run does not retry in silence.
+func (r *Run) noteRetry(account string, attempt int, d time.Duration, err error) {
+	if p := r.opts.Progress; p != nil {
+		p.Retries.Add(1)
+	}
+	if Unreachable(err) {
+		r.mu.Lock()
+		quiet := time.Since(r.warnedUnreachable) >= unreachableEvery
+		if quiet {
+			r.warnedUnreachable = time.Now()
+		}
+		r.mu.Unlock()
+		if quiet {
+			r.opts.Log.Warn().Str("error", r.opts.Scrub(err.Error())).
+				Msgf("the platform is unreachable: retrying in %s (attempt %d of %d)", d.Round(100*time.Millisecond), attempt+1, r.opts.MaxAttempts)
+		}
+		return
+	}
+	r.opts.Log.Debug().Str("account", account).Int("attempt", attempt).Dur("backoff", d).Str("error", r.opts.Scrub(err.Error())).Msg("retrying")
+}
+
+// unreachableEvery spaces the warnings of an unreachable platform.
+const unreachableEvery = 2 * time.Second
 
 // The bounds of one listing. A platform that keeps announcing another page
 // (a fresh token every time) is stopped by them; tests shorten them.
