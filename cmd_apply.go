@@ -132,6 +132,9 @@ Given a plan saved by 'hubprov plan --out', applies exactly that plan, and refus
 		return err
 	}
 	opts.Verify = *verify
+	if *maxDeletes >= 0 {
+		opts.MaxDeletes = maxDeletes
+	}
 	return engineRun(ctx, env, "apply", &c, &e, opts, func(plan *provision.Plan) error {
 		if saved != nil {
 			if moved := saved.Compare(*plan); len(moved) > 0 {
@@ -143,7 +146,7 @@ Given a plan saved by 'hubprov plan --out', applies exactly that plan, and refus
 			}
 		}
 		if *maxDeletes >= 0 {
-			if n := plan.Counts()[provision.Delete]; n > *maxDeletes {
+			if n := plan.Deletions(); n > *maxDeletes {
 				return invalidf("%d deletions planned, more than --max-deletes %d: nothing was changed", n, *maxDeletes).
 					withHint("review the plan with 'hubprov plan --prune', then raise --max-deletes if it is right")
 			}
@@ -325,6 +328,9 @@ func printSummary(w io.Writer, rep provision.Report, path string) {
 	}
 	if s.Unhealthy > 0 {
 		fmt.Fprintf(w, ", %d unhealthy", s.Unhealthy)
+	}
+	if s.DuplicatesDeleted > 0 {
+		fmt.Fprintf(w, ", %d duplicate instances deleted", s.DuplicatesDeleted)
 	}
 	fmt.Fprintf(w, "; %d requests, %d throttled, %d retries.\nReport: %s\n", rep.Run.Requests, rep.Run.Throttled, rep.Run.Retries, path)
 }

@@ -26,7 +26,7 @@ func runDestroy(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	return engineRun(ctx, env, "destroy", &c, &e, opts, func(plan *provision.Plan) error {
-		if n := len(plan.Changes); *maxDeletes >= 0 && n > *maxDeletes {
+		if n := plan.Deletions(); *maxDeletes >= 0 && n > *maxDeletes {
 			return invalidf("%d deletions planned, more than --max-deletes %d: nothing was changed", n, *maxDeletes)
 		}
 		return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -233,4 +234,113 @@ func TestCreateAnsweredWithoutIDIsLookedUp(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestPlantedDuplicate: a second marked instance with an account's name is a
+// duplicate in every plan output; --detailed-exitcode counts it; apply
+// --max-deletes 0 refuses; apply deletes it and keeps the oldest.
+func TestPlantedDuplicate(t *testing.T) {
+	demoCredentials(t)
+	ee := newEngineEnv(t, emulator.Options{})
+	m := ee.writeManifest(4, nil)
+	report := filepath.Join(ee.dir, "report.json")
+	if code, _, errs := ee.hubprov("apply", "-f", m, "--report", report); code != exitOK {
+		t.Fatalf("apply: %d\n%s", code, errs)
+	}
+	var keep string
+	for _, a := range readReport(t, report).Accounts {
+		if a.Name == "portal-0002" {
+			keep = a.InstanceID
+		}
+	}
+	orig, _ := ee.emu.Instance(keep)
+	planted := ee.emu.AddInstance(emulator.Seed{Name: "portal-0002", Element: orig.Element, Tags: orig.Tags, Configuration: orig.Configuration})
+
+	code, out, errs := ee.hubprov("plan", "-f", m, "--detailed-exitcode")
+	if code != exitChanges || !strings.Contains(out, "portal-0002  duplicate  2 live instances: keeps "+keep+" (the oldest), deletes "+planted) {
+		t.Fatalf("plan: exit %d\n%s\n%s", code, out, errs)
+	}
+	_, js, _ := ee.hubprov("plan", "-f", m, "--json")
+	var sp provision.SavedPlan
+	if err := json.Unmarshal([]byte(js), &sp); err != nil || sp.Summary.Duplicate != 1 {
+		t.Fatalf("plan --json: %v\n%s", err, js)
+	}
+	for _, c := range sp.Changes {
+		if c.Name == "portal-0002" && (c.Action != provision.Duplicate || c.Remote.InstanceID != keep || len(c.Duplicates) != 1 || c.Duplicates[0] != planted) {
+			t.Fatalf("plan --json change %+v", c)
+		}
+	}
+	if _, md, _ := ee.hubprov("plan", "-f", m, "--format", "markdown"); !strings.Contains(md, "| duplicate |") || !strings.Contains(md, "keeps "+keep+" (the oldest), deletes "+planted) {
+		t.Fatalf("markdown plan:\n%s", md)
+	}
+
+	code, _, errs = ee.hubprov("apply", "-f", m, "--report", report, "--max-deletes", "0")
+	if code != exitInvalid || !strings.Contains(errs, "1 deletions planned, more than --max-deletes 0") {
+		t.Fatalf("--max-deletes 0: exit %d\n%s", code, errs)
+	}
+	if _, ok := ee.emu.Instance(planted); !ok {
+		t.Fatal("the refused run deleted the duplicate")
+	}
+	code, out, errs = ee.hubprov("apply", "-f", m, "--report", report)
+	if code != exitOK || !strings.Contains(out, "1 duplicate instances deleted") {
+		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errs)
+	}
+	if _, ok := ee.emu.Instance(planted); ok {
+		t.Fatal("the duplicate is still live")
+	}
+	if _, ok := ee.emu.Instance(keep); !ok {
+		t.Fatal("the oldest instance was deleted")
+	}
+	rep := readReport(t, report)
+	if rep.Summary.DuplicatesDeleted != 1 {
+		t.Fatalf("summary %+v", rep.Summary)
+	}
+	for _, a := range rep.Accounts {
+		if a.Name == "portal-0002" && (a.Action != provision.Duplicate || a.InstanceID != keep || a.Token != orig.Token) {
+			t.Fatalf("report entry %+v", a)
+		}
+	}
+	if code, out, _ := ee.hubprov("plan", "-f", m, "--detailed-exitcode"); code != exitOK {
+		t.Fatalf("plan after apply: exit %d\n%s", code, out)
+	}
+}
+
+// TestTwoRunnersConverge: two applies of one manifest with different report
+// paths (two CI runners) started together: both exit 0, every account has
+// exactly one live instance, and both reports map it to that instance.
+func TestTwoRunnersConverge(t *testing.T) {
+	bin := buildBinary(t)
+	const n = 300
+	ee := newEngineEnv(t, emulator.Options{Latency: 2 * time.Millisecond})
+	m := ee.writeManifest(n, nil)
+	ra, rb := filepath.Join(ee.dir, "a.json"), filepath.Join(ee.dir, "b.json")
+	a, aerr := startApply(t, bin, m, ra)
+	b, berr := startApply(t, bin, m, rb)
+	if ca, cb := procExit(a.Wait()), procExit(b.Wait()); ca != exitOK || cb != exitOK {
+		t.Fatalf("exit codes %d and %d\n%s\n%s", ca, cb, aerr, berr)
+	}
+	s := ee.emu.Stats()
+	if s.CEInstances != n {
+		t.Fatalf("%d live instances, want %d (%d creates, %d duplicates made)", s.CEInstances, n, s.Creates, s.Duplicates)
+	}
+	live := map[string]string{}
+	for _, id := range ee.emu.Instances() {
+		v, _ := ee.emu.Instance(id)
+		if live[v.Name] != "" {
+			t.Fatalf("%s has two live instances", v.Name)
+		}
+		live[v.Name] = id
+	}
+	for _, path := range []string{ra, rb} {
+		rep := readReport(t, path)
+		if len(rep.Accounts) != n {
+			t.Fatalf("%s: %d accounts", path, len(rep.Accounts))
+		}
+		for _, acc := range rep.Accounts {
+			if acc.InstanceID != live[acc.Name] || acc.Status != provision.Succeeded {
+				t.Fatalf("%s: %s maps %s (%s), live is %s", path, acc.Name, acc.InstanceID, acc.Status, live[acc.Name])
+			}
+		}
+	}
+	t.Logf("%d creates, %d of them duplicates, resolved", s.Creates, s.Duplicates)
 }

@@ -46,11 +46,15 @@ type Options struct {
 	// reports one that is not valid and enabled as Unhealthy: an unchanged
 	// instance by what the list said (read by id only when the list did not
 	// say), a created or updated one by a read by id.
-	Verify   bool
-	Journal  *Journal            // intent and outcome records; nil for none
-	Log      zerolog.Logger      // run events; never given a secret
-	Progress *Progress           // live counters for a progress display; may be nil
-	Scrub    func(string) string // removes known secret values from platform messages; nil for none
+	Verify  bool
+	Journal *Journal // intent and outcome records; nil for none
+	// MaxDeletes, when not nil, bounds the deletions of the run: the plan's
+	// (checked by the caller before Apply) and the duplicates the end-of-run
+	// listing finds, which are left alone, with a warning, beyond it.
+	MaxDeletes *int
+	Log        zerolog.Logger      // run events; never given a secret
+	Progress   *Progress           // live counters for a progress display; may be nil
+	Scrub      func(string) string // removes known secret values from platform messages; nil for none
 	// Abandon, when done, cuts off the writes in flight too (a second
 	// Ctrl-C), without waiting out their grace. Nil: never.
 	Abandon context.Context
@@ -69,6 +73,8 @@ type Result struct {
 	Attempts   int
 	Duration   time.Duration
 	Error      *ResultError
+	// DuplicatesDeleted counts the account's extra live instances the run deleted.
+	DuplicatesDeleted int
 }
 
 // ResultError describes why an account failed.
@@ -139,6 +145,9 @@ func (run *Run) Apply(ctx context.Context, plan Plan) Outcome {
 		})
 	}
 	_ = g.Wait()
+	if stopCtx.Err() == nil {
+		r.converge(stopCtx)
+	}
 	aborted, class := r.abortState()
 	if aborted == "" && ctx.Err() != nil {
 		aborted, class = "interrupted", Canceled
@@ -220,6 +229,8 @@ func (r *runner) one(ctx context.Context, i int) {
 		inst, err = r.update(ctx, c, &res)
 	case Delete:
 		err = r.delete(ctx, c, &res)
+	case Duplicate:
+		inst, err = r.duplicate(ctx, c, &res)
 	}
 	if inst != nil {
 		res.InstanceID = inst.ID
@@ -398,6 +409,96 @@ func (r *runner) delete(ctx context.Context, c Change, res *Result) error {
 		return nil
 	}
 	return err
+}
+
+// duplicate deletes the account's extra instances, then updates the one kept
+// when it differs from the manifest.
+func (r *runner) duplicate(ctx context.Context, c Change, res *Result) (*Instance, error) {
+	for _, x := range c.Extras {
+		if err := r.delete(ctx, Change{Name: c.Name, Remote: x}, res); err != nil {
+			return nil, fmt.Errorf("delete duplicate instance %s: %w", x.ID, err)
+		}
+		res.DuplicatesDeleted++
+		r.opts.Log.Info().Str("account", c.Name).Str("deleted", x.ID).Str("kept", c.Remote.ID).Msg("deleted a duplicate instance, kept the oldest")
+	}
+	if len(c.Fields) == 0 {
+		return c.Remote, nil
+	}
+	return r.update(ctx, c, res)
+}
+
+// converge ends a run that created anything: it lists the set once more and
+// resolves the duplicates it finds among the plan's accounts, keeping the
+// oldest of each (as every run does), so that runs started together on two
+// machines converge, and maps each account's result to the survivor.
+func (r *runner) converge(ctx context.Context) {
+	sent := false
+	for _, res := range r.out {
+		sent = sent || (res.Action == Create && (res.Status == Succeeded || res.Status == Failed))
+	}
+	if !sent {
+		return
+	}
+	listed, err := r.List(ctx, r.plan.Set)
+	if err != nil {
+		r.opts.Log.Warn().Str("error", r.opts.Scrub(err.Error())).Msg("the end-of-run listing failed: duplicates made by other runs, if any, are resolved by the next run")
+		return
+	}
+	byName := map[string][]Instance{}
+	for _, in := range listed {
+		if in.Set == r.plan.Set {
+			byName[in.Name] = append(byName[in.Name], in)
+		}
+	}
+	budget := -1
+	if r.opts.MaxDeletes != nil {
+		budget = *r.opts.MaxDeletes - r.plan.Deletions()
+	}
+	for i := range r.out {
+		res := &r.out[i]
+		c := r.plan.Changes[i]
+		same := byName[res.Name]
+		if c.Desired == nil || len(same) == 0 {
+			continue
+		}
+		keep := Oldest(same)
+		if res.Action == Create && res.Status == Failed && res.Error != nil && res.Error.Class == Item && keep.Fingerprint == c.Desired.Fingerprint {
+			// Refused here (a code another run used first, say), but
+			// another run created the account just as planned: done.
+			r.opts.Log.Info().Str("account", res.Name).Str("instanceId", keep.ID).Msg("another run created this account as planned: adopted")
+			res.Status, res.Error = Succeeded, nil
+			res.InstanceID = ""
+		}
+		if res.Status != Succeeded && res.Status != Unhealthy {
+			continue
+		}
+		for _, x := range same {
+			if x.ID == keep.ID {
+				continue
+			}
+			if budget == 0 {
+				r.opts.Log.Warn().Str("account", res.Name).Str("instanceId", x.ID).Msg("a duplicate instance is left: --max-deletes reached; the next apply deletes it")
+				continue
+			}
+			err := r.delete(ctx, Change{Name: res.Name, Remote: &x}, &Result{})
+			if err != nil {
+				r.opts.Log.Warn().Str("account", res.Name).Str("instanceId", x.ID).Str("error", r.opts.Scrub(err.Error())).Msg("could not delete a duplicate instance; the next apply retries")
+				continue
+			}
+			budget--
+			res.DuplicatesDeleted++
+			r.opts.Log.Info().Str("account", res.Name).Str("deleted", x.ID).Str("kept", keep.ID).Msg("another run created this account too: kept the oldest instance")
+		}
+		if res.InstanceID != keep.ID {
+			res.InstanceID = keep.ID
+			res.Token = keep.Token
+			if r.opts.Journal != nil {
+				if err := r.opts.Journal.Outcome(*res); err != nil {
+					r.journalFailed(err)
+				}
+			}
+		}
+	}
 }
 
 // verify marks the account's instance Unhealthy unless valid and enabled: an

@@ -10,6 +10,9 @@ func DestroyPlan(p Plan) Plan {
 			continue
 		}
 		out.Changes = append(out.Changes, Change{Name: c.Name, Action: Delete, Remote: c.Remote})
+		for _, x := range c.Extras { // a duplicate's other instances go too
+			out.Changes = append(out.Changes, Change{Name: c.Name, Action: Delete, Remote: x})
+		}
 	}
 	return out
 }

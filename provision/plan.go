@@ -1,7 +1,9 @@
 package provision
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,7 +49,9 @@ type Change struct {
 	Fields  []string
 	Diff    []FieldChange // for an update: old -> new of each field
 	Desired *Desired      // nil for a delete
-	Remote  *Instance     // nil for a create
+	Remote  *Instance     // nil for a create; for a duplicate, the instance kept (the oldest)
+	// Extras are, for a duplicate, the account's other live instances: apply deletes them.
+	Extras []*Instance
 }
 
 // FieldChange is one field an update changes, with the value the platform
@@ -137,6 +141,69 @@ func (p *Plan) Counts() map[Action]int {
 	return n
 }
 
+// Deletions counts the instances applying the plan deletes: one per delete,
+// and the extras of each duplicate.
+func (p *Plan) Deletions() int {
+	n := 0
+	for _, c := range p.Changes {
+		switch c.Action {
+		case Delete:
+			n++
+		case Duplicate:
+			n += len(c.Extras)
+		}
+	}
+	return n
+}
+
+// Oldest returns the instance that one account keeps among several live ones:
+// the earliest created, then the lowest id. Every run makes the same choice
+// from the same instances, so runs that meet the same duplicates agree.
+func Oldest(ins []Instance) *Instance {
+	var keep *Instance
+	for i := range ins {
+		if keep == nil || compareAge(&ins[i], keep) < 0 {
+			keep = &ins[i]
+		}
+	}
+	return keep
+}
+
+// compareAge orders instances oldest first: by creation time (an unknown
+// one after every known one), then by id (numerically when both are numbers,
+// as Cloud Elements ids are).
+func compareAge(a, b *Instance) int {
+	switch {
+	case a.Created.IsZero() != b.Created.IsZero():
+		if a.Created.IsZero() {
+			return 1
+		}
+		return -1
+	case !a.Created.Equal(b.Created):
+		return a.Created.Compare(b.Created)
+	}
+	if isDigits(a.ID) && isDigits(b.ID) {
+		x, y := strings.TrimLeft(a.ID, "0"), strings.TrimLeft(b.ID, "0")
+		if c := cmp.Compare(len(x), len(y)); c != 0 {
+			return c
+		}
+		return strings.Compare(x, y)
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // HasChanges reports whether applying the plan would change anything.
 func (p *Plan) HasChanges() bool {
 	for _, c := range p.Changes {
@@ -149,22 +216,24 @@ func (p *Plan) HasChanges() bool {
 
 // MakePlan compares the accounts with the set's remote instances, matched by name.
 // Instances without the set's marker must not be in remote: List returns only marked ones.
+//
+// An account with more than one live instance of the set is a Duplicate: the
+// oldest is kept (see Oldest) and compared with the manifest like any other,
+// the others are its Extras.
 func MakePlan(set string, platform manifest.Platform, accounts []manifest.Account, remote []Instance, opts PlanOptions) Plan {
-	byName := make(map[string]int, len(remote))
+	byName := make(map[string][]int, len(remote))
 	for i := range remote {
 		if remote[i].Set != set {
 			continue
 		}
-		if _, dup := byName[remote[i].Name]; !dup {
-			byName[remote[i].Name] = i
-		}
+		byName[remote[i].Name] = append(byName[remote[i].Name], i)
 	}
 	matched := make([]bool, len(remote))
 	p := Plan{Set: set, Platform: platform, Changes: make([]Change, 0, len(accounts))}
 	for _, a := range accounts {
 		d := &Desired{Account: a, Set: set}
-		i, ok := byName[a.Name]
-		if !ok {
+		same := byName[a.Name]
+		if len(same) == 0 {
 			d.Fingerprint = Fingerprint(set, a)
 			act := Create
 			if NeedsConsent(a) {
@@ -173,8 +242,11 @@ func MakePlan(set string, platform manifest.Platform, accounts []manifest.Accoun
 			p.Changes = append(p.Changes, Change{Name: a.Name, Action: act, Desired: d})
 			continue
 		}
-		matched[i] = true
-		r := &remote[i]
+		slices.SortFunc(same, func(x, y int) int { return compareAge(&remote[x], &remote[y]) })
+		for _, j := range same {
+			matched[j] = true
+		}
+		r := &remote[same[0]]
 		var delta specDelta
 		d.Fingerprint, delta = compareSpec(set, a, r.Fingerprint)
 		changes := diff(d, r, delta)
@@ -183,6 +255,10 @@ func MakePlan(set string, platform manifest.Platform, accounts []manifest.Accoun
 			act = Update
 		}
 		c := Change{Name: a.Name, Action: act, Diff: changes, Desired: d, Remote: r}
+		for _, j := range same[1:] {
+			c.Action = Duplicate
+			c.Extras = append(c.Extras, &remote[j])
+		}
 		for _, f := range changes {
 			c.Fields = append(c.Fields, f.Field)
 		}

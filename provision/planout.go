@@ -20,7 +20,7 @@ func (p *Plan) WriteText(w io.Writer, verbose bool) error {
 		if c.Action == Unchanged && !verbose {
 			continue
 		}
-		sym := map[Action]string{Create: "+", Update: "~", Delete: "-", Unchanged: " ", AwaitConsent: "?"}[c.Action]
+		sym := map[Action]string{Create: "+", Update: "~", Delete: "-", Unchanged: " ", AwaitConsent: "?", Duplicate: "!"}[c.Action]
 		fmt.Fprintf(&b, "  %s %-*s  %-9s", sym, width, c.Name, c.Action.Word())
 		switch c.Action {
 		case Create:
@@ -37,6 +37,14 @@ func (p *Plan) WriteText(w io.Writer, verbose bool) error {
 			}
 		case Delete, Unchanged:
 			fmt.Fprintf(&b, "  instance %s", c.Remote.ID)
+		case Duplicate:
+			fmt.Fprintf(&b, "  %s", duplicateText(c))
+			if len(c.Fields) > 0 {
+				fmt.Fprintf(&b, "; then updates %s", strings.Join(c.Fields, ", "))
+			}
+			for _, f := range c.Diff {
+				fmt.Fprintf(&b, "\n      %s", f)
+			}
 		case AwaitConsent:
 			fmt.Fprintf(&b, "  %s, %s: oauth2 without a code", c.Desired.Account.Element, ReasonAwaitingConsent)
 		}
@@ -46,7 +54,11 @@ func (p *Plan) WriteText(w io.Writer, verbose bool) error {
 	if !p.HasChanges() {
 		fmt.Fprintf(&b, "No changes: %d accounts of set %q are up to date.\n", n[Unchanged], p.Set)
 	} else {
-		fmt.Fprintf(&b, "Plan: %d to create, %d to update, %d to delete, %d unchanged.\n", n[Create], n[Update], n[Delete], n[Unchanged])
+		fmt.Fprintf(&b, "Plan: %d to create, %d to update, %d to delete, %d unchanged", n[Create], n[Update], n[Delete], n[Unchanged])
+		if n[Duplicate] > 0 {
+			fmt.Fprintf(&b, ", %d duplicate (%d extra instances to delete)", n[Duplicate], p.Deletions()-n[Delete])
+		}
+		b.WriteString(".\n")
 	}
 	if n[AwaitConsent] > 0 {
 		fmt.Fprintf(&b, "%d %s: oauth2 accounts without a code; `hubprov authorize-urls` prints their consent links, then add each code to the manifest.\n", n[AwaitConsent], ReasonAwaitingConsent)
@@ -87,8 +99,8 @@ func (p *Plan) WriteMarkdown(w io.Writer, title string) error {
 	if !p.HasChanges() {
 		fmt.Fprintf(&b, "**No changes.** %d accounts of set `%s` are up to date.\n\n", n[Unchanged], p.Set)
 	}
-	b.WriteString("| create | update | delete | unchanged | awaiting-consent |\n|---:|---:|---:|---:|---:|\n")
-	fmt.Fprintf(&b, "| %d | %d | %d | %d | %d |\n\n", n[Create], n[Update], n[Delete], n[Unchanged], n[AwaitConsent])
+	b.WriteString("| create | update | delete | duplicate | unchanged | awaiting-consent |\n|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| %d | %d | %d | %d | %d | %d |\n\n", n[Create], n[Update], n[Delete], n[Duplicate], n[Unchanged], n[AwaitConsent])
 	rows, more := 0, 0
 	var unchanged []string
 	for _, c := range p.Changes {
@@ -104,7 +116,7 @@ func (p *Plan) WriteMarkdown(w io.Writer, title string) error {
 			b.WriteString("| | account | action | element | details |\n|---|---|---|---|---|\n")
 		}
 		rows++
-		sym := map[Action]string{Create: "➕", Update: "✏️", Delete: "🗑️", AwaitConsent: "⏳"}[c.Action]
+		sym := map[Action]string{Create: "➕", Update: "✏️", Delete: "🗑️", AwaitConsent: "⏳", Duplicate: "♊"}[c.Action]
 		elem, details := "", ""
 		if c.Desired != nil {
 			elem = c.Desired.Account.Element
@@ -122,6 +134,11 @@ func (p *Plan) WriteMarkdown(w io.Writer, title string) error {
 			details = strings.Join(lines, "<br>")
 		case Delete:
 			details = "instance " + c.Remote.ID + " is no longer in the manifest"
+		case Duplicate:
+			details = duplicateText(c)
+			if len(c.Fields) > 0 {
+				details += "; then updates " + strings.Join(c.Fields, ", ")
+			}
 		case AwaitConsent:
 			details = ReasonAwaitingConsent + ": oauth2 without a code (`hubprov authorize-urls` prints the consent link)"
 		}
@@ -148,4 +165,13 @@ func (p *Plan) WriteMarkdown(w io.Writer, title string) error {
 // mdEscape keeps text from breaking a Markdown table cell.
 func mdEscape(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// duplicateText says which instance a duplicate keeps and which it deletes.
+func duplicateText(c Change) string {
+	ids := make([]string, len(c.Extras))
+	for i, x := range c.Extras {
+		ids[i] = x.ID
+	}
+	return fmt.Sprintf("%d live instances: keeps %s (the oldest), deletes %s", len(c.Extras)+1, c.Remote.ID, strings.Join(ids, ", "))
 }

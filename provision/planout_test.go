@@ -22,7 +22,7 @@ func TestMarkdownPlan(t *testing.T) {
 	md := b.String()
 	for _, want := range []string{
 		"### plan for acme\n",
-		"| create | update | delete | unchanged | awaiting-consent |\n|---:|---:|---:|---:|---:|\n| 398 | 1 | 1 | 0 | 1 |\n",
+		"| create | update | delete | duplicate | unchanged | awaiting-consent |\n|---:|---:|---:|---:|---:|---:|\n| 398 | 1 | 1 | 0 | 0 | 1 |\n",
 		"| ✏️ | `portal-00000` | update | hubspotcrm | instance 7:<br>tags: [\"old\\|tag\"] → [\"migration-2026\"]<br>",
 		"| ⏳ | `portal-00001` | create | hubspot | awaiting-consent: ",
 		"… and 101 more changes",

@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"time"
 
 	"github.com/hubprov/hubprov/manifest"
 )
@@ -94,6 +95,7 @@ type Instance struct {
 	Description   string            // user description, marker removed (Flow Service)
 	Token         manifest.Secret   // the instance token (Cloud Elements, Open Connectors), when the platform returns it
 	ETag          string            // Flow Service version, echoed in If-Match
+	Created       time.Time         // when the platform created it; zero when it does not say
 	Valid         bool              // the platform says the instance works
 	Enabled       bool              // not disabled
 	// Health says Valid and Enabled come from the platform's answer; false

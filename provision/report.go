@@ -48,9 +48,11 @@ type Summary struct {
 	Updated   int `json:"updated"`
 	Unchanged int `json:"unchanged"`
 	Deleted   int `json:"deleted"`
-	Failed    int `json:"failed"`
-	Skipped   int `json:"skipped"`
-	Unhealthy int `json:"unhealthy"`
+	// DuplicatesDeleted counts the extra live instances of accounts the run deleted.
+	DuplicatesDeleted int `json:"duplicatesDeleted"`
+	Failed            int `json:"failed"`
+	Skipped           int `json:"skipped"`
+	Unhealthy         int `json:"unhealthy"`
 	// AwaitingConsent counts the skipped oauth2 accounts without a code and
 	// without an instance: nothing was sent for them.
 	AwaitingConsent int `json:"awaitingConsent"`
@@ -85,6 +87,9 @@ func NewReport(run RunInfo, out Outcome) Report {
 		}
 	}
 	rep.Summary = summarize(rep.Accounts)
+	for _, r := range out.Results {
+		rep.Summary.DuplicatesDeleted += r.DuplicatesDeleted
+	}
 	return rep
 }
 

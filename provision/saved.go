@@ -42,7 +42,9 @@ type SavedChange struct {
 	Fields      []string      `json:"fields,omitempty"`
 	Diff        []FieldChange `json:"diff,omitempty"`        // for an update: old -> new per field
 	Fingerprint string        `json:"fingerprint,omitempty"` // the desired spec fingerprint
-	Remote      *SavedRemote  `json:"remote,omitempty"`      // nil: no instance existed
+	Remote      *SavedRemote  `json:"remote,omitempty"`      // nil: no instance existed; for a duplicate, the one kept
+	// Duplicates are, for a duplicate, the ids of the other live instances, which apply deletes.
+	Duplicates []string `json:"duplicates,omitempty"`
 }
 
 // SavedRemote is the remote instance a SavedChange saw.
@@ -82,6 +84,9 @@ func savedChange(c Change) SavedChange {
 		if s.Element == "" {
 			s.Element = c.Remote.Element
 		}
+	}
+	for _, x := range c.Extras {
+		s.Duplicates = append(s.Duplicates, x.ID)
 	}
 	return s
 }
@@ -162,6 +167,8 @@ func diffSaved(old, cur SavedChange) string {
 		return fmt.Sprintf("instance %s was replaced by %s", old.Remote.InstanceID, cur.Remote.InstanceID)
 	case old.Remote != nil && (old.Remote.Fingerprint != cur.Remote.Fingerprint || old.Remote.ETag != cur.Remote.ETag):
 		return fmt.Sprintf("instance %s changed on the platform", cur.Remote.InstanceID)
+	case !slices.Equal(old.Duplicates, cur.Duplicates):
+		return fmt.Sprintf("its duplicate instances changed (planned to delete %v, now %v)", old.Duplicates, cur.Duplicates)
 	case !slices.Equal(old.Fields, cur.Fields):
 		return fmt.Sprintf("instance %s changed on the platform (fields %v, planned %v)", cur.Remote.InstanceID, cur.Fields, old.Fields)
 	case !sameDiff(old.Diff, cur.Diff):

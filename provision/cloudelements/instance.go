@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hubprov/hubprov/manifest"
 	"github.com/hubprov/hubprov/provision"
@@ -94,6 +95,7 @@ type rawInstance struct {
 	Configuration map[string]any `json:"configuration"`
 	Valid         *bool          `json:"valid"`
 	Disabled      *bool          `json:"disabled"`
+	CreatedDate   any            `json:"createdDate"`
 }
 
 // instance converts the wire form: markers split off the tags, masked, null,
@@ -107,6 +109,7 @@ func (r rawInstance) instance() provision.Instance {
 		Valid:   r.Valid != nil && *r.Valid,
 		Enabled: r.Disabled == nil || !*r.Disabled,
 		Health:  r.Valid != nil && r.Disabled != nil,
+		Created: createdDate(r.CreatedDate),
 	}
 	if r.Token != "" {
 		in.Token = manifest.LiteralSecret(r.Token)
@@ -132,4 +135,18 @@ func (r rawInstance) instance() provision.Instance {
 		in.Configuration[k] = s
 	}
 	return in
+}
+
+// createdDate reads createdDate: RFC 3339 text (the seeds), or epoch
+// milliseconds as some tenants answer; anything else is unknown (zero).
+func createdDate(v any) time.Time {
+	switch x := v.(type) {
+	case string:
+		if t, err := time.Parse(time.RFC3339Nano, x); err == nil {
+			return t.UTC()
+		}
+	case float64:
+		return time.UnixMilli(int64(x)).UTC()
+	}
+	return time.Time{}
 }

@@ -326,7 +326,8 @@ func TestGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := provision.Instance{ID: connID, Name: "initech-crm", Description: "line one\nline two", ETag: etag1, Set: testSet, Fingerprint: testFP, Health: true}
+	want := provision.Instance{ID: connID, Name: "initech-crm", Description: "line one\nline two", ETag: etag1, Set: testSet, Fingerprint: testFP, Health: true,
+		Created: time.UnixMilli(1597971973000).UTC()}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("get = %+v\nwant %+v", got, want)
 	}

@@ -3,6 +3,7 @@ package flowservice
 import (
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/hubprov/hubprov/manifest"
 	"github.com/hubprov/hubprov/provision"
@@ -86,6 +87,7 @@ type connection struct {
 	State       string `json:"state"`
 	ETag        string `json:"etag"`
 	Version     string `json:"version"`
+	CreatedAt   any    `json:"createdAt"` // epoch milliseconds
 	Spec        struct {
 		ID string `json:"id"`
 	} `json:"connectionSpec"`
@@ -100,6 +102,9 @@ func (c connection) instance() provision.Instance {
 		Valid:   c.State == "enabled",
 		Enabled: c.State == "enabled",
 		Health:  c.State != "",
+	}
+	if ms, ok := c.CreatedAt.(float64); ok {
+		in.Created = time.UnixMilli(int64(ms)).UTC()
 	}
 	if in.ETag == "" {
 		in.ETag = c.Version // the same value, per the API reference
