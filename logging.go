@@ -82,17 +82,60 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// lockedWriter serializes writes: the run's workers log, and the progress
-// display draws, on the same stderr.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+// terminalWidth is the width of the terminal w, or 80 when it cannot tell.
+func terminalWidth(w io.Writer) int {
+	if l, ok := w.(*lockedWriter); ok {
+		w = l.w
+	}
+	if f, ok := w.(*os.File); ok {
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
+			return cols
+		}
+	}
+	return 80
 }
+
+// lockedWriter serializes writes to stderr: the run's workers log, and the
+// progress bar draws, on the same stream. While a status line (the bar) is
+// shown, a write first clears it and, after a complete line, draws it again
+// below, so log lines never mix with it.
+type lockedWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	status string // the status line shown at the bottom; "" for none
+}
+
+// clearLine returns the cursor to the start of the line and erases it.
+const clearLine = "\r\x1b[K"
 
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	if l.status == "" {
+		return l.w.Write(p)
+	}
+	_, _ = io.WriteString(l.w, clearLine)
+	n, err := l.w.Write(p)
+	if len(p) > 0 && p[len(p)-1] == '\n' {
+		_, _ = io.WriteString(l.w, l.status)
+	}
+	return n, err
+}
+
+// setStatus draws s as the status line, replacing the one shown.
+func (l *lockedWriter) setStatus(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, _ = io.WriteString(l.w, clearLine+s)
+	l.status = s
+}
+
+// endStatus draws the last status line, ends it, and stops redrawing.
+func (l *lockedWriter) endStatus(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, _ = io.WriteString(l.w, clearLine+s+"\n")
+	l.status = ""
 }
 
 // logFlags are --log-format and --log-level. run reads them from the
