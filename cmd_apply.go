@@ -197,38 +197,19 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 	check func(*provision.Plan) error, prune bool) error {
 	started := time.Now().UTC()
 	journalPath := e.report + ".journal"
-	// The files the run will write, refused before anything is sent when a
-	// symbolic link (or anything but a regular file) stands at one.
-	for _, p := range []string{e.report, journalPath, e.junit} {
-		if p == "" {
-			continue
-		}
-		if err := safefile.CheckOutput(p); err != nil {
-			return invalidf("%s: %v; nothing was sent", p, err).withHint("remove it, or pass another path")
-		}
+	if err := e.checkOutputs(); err != nil {
+		return err
 	}
 	s, err := openSession(env, c, opts, e.emulate)
 	if err != nil {
 		return err
 	}
 	defer s.close(env)
-	if e.lockTimeout < 0 {
-		return invalidf("--lock-timeout %s: want 0 or more", e.lockTimeout)
-	}
-	lock, err := provision.AcquireRunLock(ctx, e.report+".lock", e.lockTimeout, lockHolder(started))
+	release, err := e.lock(ctx, started)
 	if err != nil {
-		ce := invalidf("%v; nothing was sent", err)
-		var le *provision.LockedError
-		if errors.As(err, &le) {
-			ce.withHint("one run at a time per report: wait for it to finish (--lock-timeout D waits), or give this run its own --report PATH")
-		}
-		return ce
+		return err
 	}
-	defer func() {
-		if err := lock.Release(); err != nil {
-			s.log.Warn().Err(err).Msg("release the run lock")
-		}
-	}()
+	defer release(s)
 	plan, err := s.plan(ctx, prune, e.report)
 	if err != nil {
 		return err
@@ -242,15 +223,9 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 	fmt.Fprintf(env.stdout, "%s: set %q on %s (%s), %d accounts\n", command, s.m.Set, s.m.Target.Platform, s.baseURL, len(s.accounts))
 	_ = plan.WriteText(env.stdout, false)
 
-	journal, err := provision.CreateJournal(journalPath, s.journalTarget())
+	journal, err := s.openJournal(journalPath)
 	if err != nil {
-		return abortedf("%v; nothing was sent", err).withHint("hubprov needs a writable journal beside the report (%s)", journalPath)
-	}
-	for _, in := range s.recovered {
-		if err := journal.Known(in.Name, in.ID); err != nil {
-			journal.Close()
-			return abortedf("%v; nothing was sent", err).withHint("%s", journalHint(journalPath))
-		}
+		return err
 	}
 	progress := &provision.Progress{}
 	s.run.Attach(journal, progress)
@@ -266,6 +241,50 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 	if err := journal.Close(); err != nil {
 		s.log.Error().Err(err).Msg("journal")
 	}
+	return finishRun(ctx, env, s, command, started, e, journalPath, out)
+}
+
+// checkOutputs refuses, before anything is sent, the files the run will
+// write (report, journal, JUnit) when a symbolic link (or anything but a
+// regular file) stands at one.
+func (e *engineFlags) checkOutputs() error {
+	for _, p := range []string{e.report, e.report + ".journal", e.junit} {
+		if p == "" {
+			continue
+		}
+		if err := safefile.CheckOutput(p); err != nil {
+			return invalidf("%s: %v; nothing was sent", p, err).withHint("remove it, or pass another path")
+		}
+	}
+	return nil
+}
+
+// lock takes the run lock of the report (PATH.lock) for the whole run,
+// waiting up to --lock-timeout, and returns its release.
+func (e *engineFlags) lock(ctx context.Context, started time.Time) (release func(*session), err error) {
+	if e.lockTimeout < 0 {
+		return nil, invalidf("--lock-timeout %s: want 0 or more", e.lockTimeout)
+	}
+	lock, err := provision.AcquireRunLock(ctx, e.report+".lock", e.lockTimeout, lockHolder(started))
+	if err != nil {
+		ce := invalidf("%v; nothing was sent", err)
+		var le *provision.LockedError
+		if errors.As(err, &le) {
+			ce.withHint("one run at a time per report: wait for it to finish (--lock-timeout D waits), or give this run its own --report PATH")
+		}
+		return nil, ce
+	}
+	return func(s *session) {
+		if err := lock.Release(); err != nil {
+			s.log.Warn().Err(err).Msg("release the run lock")
+		}
+	}, nil
+}
+
+// finishRun writes the report (and JUnit) of a run that sent changes, prints
+// the summary, and returns the error the run exits with: apply, destroy and
+// consent end the same way.
+func finishRun(ctx context.Context, env *cmdEnv, s *session, command string, started time.Time, e *engineFlags, journalPath string, out provision.Outcome) error {
 	var tokens []string
 	for _, r := range out.Results {
 		if r.Token.Resolved() {
@@ -309,6 +328,23 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 			withHint("rerun the same command to retry the failed accounts; the report lists each error")
 	}
 	return nil
+}
+
+// openJournal starts the run's journal at path, carrying forward the
+// instances the plan recovered (read by id or looked up) so the next run
+// knows them too.
+func (s *session) openJournal(path string) (*provision.Journal, error) {
+	journal, err := provision.CreateJournal(path, s.journalTarget())
+	if err != nil {
+		return nil, abortedf("%v; nothing was sent", err).withHint("hubprov needs a writable journal beside the report (%s)", path)
+	}
+	for _, in := range s.recovered {
+		if err := journal.Known(in.Name, in.ID); err != nil {
+			journal.Close()
+			return nil, abortedf("%v; nothing was sent", err).withHint("%s", journalHint(path))
+		}
+	}
+	return journal, nil
 }
 
 // journalHint says what to do when the journal cannot be written.

@@ -38,6 +38,7 @@ var commands = []command{
 	{"apply", "create, update and (with --prune) delete instances to match the manifest", runApply},
 	{"destroy", "delete the instances of this set that the manifest lists", runDestroy},
 	{"authorize-urls", "print the consent URL of each oauth2 account without a code", runAuthorizeURLs},
+	{"consent", "serve the OAuth redirect URI: create each oauth2 account's instance when its owner approves", runConsent},
 	{"report", "work with report files: merge the reports of shards into one", runReport},
 	{"emulate", "serve a local emulator of the three platform APIs", runEmulate},
 	{"version", "print version, commit and Go version", runVersion},

@@ -187,3 +187,29 @@ func plural(n int, word string) string {
 	}
 	return word + "s"
 }
+
+// warn prints a condition the user should fix that does not stop the
+// command: "hubprov: warning: message", its details and a hint, or one
+// JSON warn event with them as fields.
+func (u *ui) warn(msg string, details []string, hint string) {
+	if u.json {
+		ev := u.log.Warn()
+		if len(details) > 0 {
+			ev = ev.Strs("details", details)
+		}
+		if hint != "" {
+			ev = ev.Str("hint", hint)
+		}
+		ev.Msg(msg)
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "hubprov: warning: %s\n", msg)
+	for _, d := range details {
+		fmt.Fprintf(&b, "  %s\n", d)
+	}
+	if hint != "" {
+		fmt.Fprintf(&b, "hint: %s\n", hint)
+	}
+	u.write(b.String())
+}

@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -74,6 +75,8 @@ type ConsentServer struct {
 	parent   context.Context
 	sem      chan struct{} // bounds the creates in flight to the parallelism
 
+	fetchMu sync.Mutex // one FetchURLs at a time: a second caller finds the URLs fresh
+
 	codesMu sync.Mutex
 	codes   []string // codes received, for scrubbing
 
@@ -86,7 +89,7 @@ type ConsentServer struct {
 }
 
 type consentAccount struct {
-	i        int // index into r.plan.Changes and r.out; -1 when connected by an earlier run
+	i        int  // index into r.plan.Changes and r.out; -1 when connected by an earlier run
 	earlier  bool // connected by an earlier run
 	account  *manifest.Account
 	status   string
@@ -178,6 +181,8 @@ func (s *ConsentServer) Close() { s.endBatch() }
 // lifetime, under the run's policy. A failure is kept for that account (and
 // shown); rejected credentials abort the run.
 func (s *ConsentServer) FetchURLs(ctx context.Context) {
+	s.fetchMu.Lock()
+	defer s.fetchMu.Unlock()
 	now := s.co.Now()
 	s.mu.Lock()
 	var stale []*consentAccount
@@ -252,13 +257,21 @@ func (s *ConsentServer) countsLocked() ConsentCounts {
 	return c
 }
 
-// Accounts returns the names of the accounts the server handles, in plan order.
+// Accounts returns the accounts the server handles, in plan order.
 func (s *ConsentServer) Accounts() []manifest.Account {
 	out := make([]manifest.Account, len(s.accounts))
 	for i, a := range s.accounts {
 		out[i] = *a.account
 	}
 	return out
+}
+
+// Connected reports whether the named account is connected.
+func (s *ConsentServer) Connected(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.byName[name]
+	return a != nil && a.status == ConsentConnected
 }
 
 // Outcome is what the server did, for the report: per consent account, in
@@ -382,13 +395,16 @@ func (s *ConsentServer) Pending() []ConsentAccount {
 }
 
 func (s *ConsentServer) accountsJSON(w http.ResponseWriter) {
-	b, err := json.MarshalIndent(s.Pending(), "", "  ")
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // the URLs' & stay readable
+	if err := enc.Encode(s.Pending()); err != nil {
 		http.Error(w, "encode accounts", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(b.Bytes())
 }
 
 // callback handles the redirect of one consent.
@@ -468,8 +484,13 @@ func (s *ConsentServer) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	st := a.status
 	n := s.countsLocked()
-	s.checkDoneLocked()
 	s.mu.Unlock()
+	defer func() {
+		// After the log line: Done may end the server at once.
+		s.mu.Lock()
+		s.checkDoneLocked()
+		s.mu.Unlock()
+	}()
 
 	ev := log.Info()
 	if st != ConsentConnected {

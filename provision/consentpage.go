@@ -28,7 +28,7 @@ var ownerTexts = map[pageKind][2]string{
 	pageDenied:    {"Not connected", "Access was not granted, so your HubSpot account {{.Account}} was not connected. If that was a mistake, open your link again and choose to connect."},
 	pageFailed:    {"Not connected", "Your HubSpot account {{.Account}} could not be connected."},
 	pageStopping:  {"Try again later", "The connection service is stopping, so nothing was changed for your HubSpot account {{.Account}}. Open your link again later."},
-	pageInvalid:   {"This link does not work", "Nothing was changed."},
+	pageInvalid:   {"This link does not work", "Nothing was changed. Ask for a new link: links stop working when they expire or when the connection service restarts."},
 }
 
 var ownerPage = template.Must(template.New("owner").Parse(`<!doctype html>
