@@ -157,6 +157,9 @@ type Recovery struct {
 	// Pending are the accounts whose create may have been sent without its
 	// outcome being recorded: each is looked up by its marker.
 	Pending []string
+	// PendingSince is when the latest of the journal's pending creates was
+	// announced: a create sent then may not show in a lagging list yet.
+	PendingSince time.Time
 	// Known maps accounts to the instance id a journal or report recorded:
 	// one the list does not show is read by id (lists may lag).
 	Known map[string]string
@@ -185,6 +188,7 @@ func (st JournalState) Recovery(target JournalTarget, accounts []string) (Recove
 		name string
 	}
 	open := map[key]bool{}
+	announced := map[key]time.Time{}
 	var order []key
 	for _, r := range st.Records {
 		t := r.target()
@@ -198,6 +202,7 @@ func (st JournalState) Recovery(target JournalTarget, accounts []string) (Recove
 				order = append(order, k)
 			}
 			open[k] = true
+			announced[k] = r.Time
 		case recOutcome, recKnown:
 			delete(open, k)
 			if t != target {
@@ -224,6 +229,7 @@ func (st JournalState) Recovery(target JournalTarget, accounts []string) (Recove
 		if !seen[k.name] {
 			seen[k.name] = true
 			rec.Pending = append(rec.Pending, k.name)
+			rec.PendingSince = laterOf(rec.PendingSince, announced[k])
 		}
 	}
 	if len(foreign) > 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 )
 
 // ReadRemote lists the set's instances under the run's policy, then settles
@@ -29,6 +30,7 @@ func (r *Run) ReadRemote(ctx context.Context, set string, rec Recovery) (remote,
 		recovered = append(recovered, in)
 		seen[in.Name] = true
 	}
+	var lagging []Instance // read by id, missing from the list
 	for _, name := range sortedKeys(rec.Known) {
 		if seen[name] {
 			continue
@@ -43,8 +45,10 @@ func (r *Run) ReadRemote(ctx context.Context, set string, rec Recovery) (remote,
 			return nil, nil, fmt.Errorf("read instance %s of %q, which the list does not show: %w", id, name, err)
 		case in.Set == set && in.Name == name:
 			adopt(in, "the list does not show this instance yet (lists lag): read by id")
+			lagging = append(lagging, in)
 		}
 	}
+	var unresolved []string
 	for _, name := range rec.Pending {
 		if seen[name] {
 			continue
@@ -55,9 +59,87 @@ func (r *Run) ReadRemote(ctx context.Context, set string, rec Recovery) (remote,
 		}
 		if found != nil {
 			adopt(*found, "adopted an instance created by an interrupted run")
+		} else {
+			unresolved = append(unresolved, name)
+		}
+	}
+	if len(unresolved) > 0 && len(lagging) > 0 {
+		// The list lags (it missed instances that exist), so "not found" may
+		// only mean "not listed yet": wait until the list has caught up with
+		// the moment those creates were sent before believing it.
+		found, err := r.awaitListing(ctx, set, unresolved, lagging, rec.PendingSince)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, in := range found {
+			adopt(in, "adopted an instance created by an interrupted run, once the lagging list showed it")
 		}
 	}
 	return remote, recovered, nil
+}
+
+// The bounds of awaitListing: a create takes at most createSlack to commit
+// after its intent; the wait gives up after maxLagWait.
+var (
+	createSlack = 2 * time.Second
+	maxLagWait  = 2 * time.Minute
+	lagPoll     = 500 * time.Millisecond
+)
+
+// awaitListing lists the set again and again until the list shows every
+// instance of lagging (read by id, missing from the list), and then until
+// its horizon (now minus the lag observed) has passed since plus
+// createSlack, collecting the instances of names that appear meanwhile.
+func (r *Run) awaitListing(ctx context.Context, set string, names []string, lagging []Instance, since time.Time) ([]Instance, error) {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	newest := time.Time{}
+	for _, in := range lagging {
+		newest = laterOf(newest, in.Created)
+	}
+	r.opts.Log.Warn().Int("pending", len(names)).Int("unlisted", len(lagging)).
+		Msg("the list lags behind writes: waiting for it to catch up before creating again what an interrupted run may have created")
+	start := time.Now()
+	var found []Instance
+	var lag time.Duration = -1
+	for wait := lagPoll; ; wait = min(2*wait, 5*time.Second) {
+		if err := sleep(ctx, wait); err != nil {
+			return nil, fmt.Errorf("wait for the list to catch up: %w", err)
+		}
+		listed, err := r.List(ctx, set)
+		if err != nil {
+			return nil, fmt.Errorf("list the instances of set %q again: %w", set, err)
+		}
+		shown := map[string]bool{}
+		for _, in := range listed {
+			shown[in.ID] = true
+			if want[in.Name] && in.Set == set {
+				delete(want, in.Name)
+				found = append(found, in)
+			}
+		}
+		now := time.Now()
+		if lag < 0 {
+			caught := true
+			for _, in := range lagging {
+				caught = caught && shown[in.ID]
+			}
+			if caught && !newest.IsZero() {
+				lag = now.Sub(newest)
+			}
+		}
+		switch {
+		case len(want) == 0:
+			return found, nil
+		case lag >= 0 && !now.Add(-lag).Before(since.Add(createSlack)):
+			return found, nil
+		case now.Sub(start) > maxLagWait:
+			r.opts.Log.Warn().Int("pending", len(want)).Msg("the list did not catch up: creating the rest; the next run resolves any duplicate")
+			return found, nil
+		}
+	}
 }
 
 // Get reads the instance with id (of account name, for logs) under the run's policy.

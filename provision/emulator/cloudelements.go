@@ -1,12 +1,14 @@
 package emulator
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -65,6 +67,7 @@ type ceInstance struct {
 	disabled     bool
 	token        string
 	created      time.Time
+	deleted      time.Time // under ListLag, when a deleted instance is still listed
 	updates      int
 }
 
@@ -317,7 +320,7 @@ func (e *Emulator) ceCreate(w http.ResponseWriter, r *http.Request) {
 		e.ceError(w, http.StatusBadRequest, msg)
 		return
 	}
-	now := time.Now().UTC()
+	now := e.now().UTC()
 	in := &ceInstance{
 		name:         *b.Name,
 		element:      el.Key,
@@ -501,7 +504,7 @@ func (e *Emulator) ceUpdate(w http.ResponseWriter, r *http.Request) {
 	in.lastConfig = b.Configuration
 	if b.Configuration != nil {
 		if put {
-			in.config = ceConfig(authType, b.Configuration, b.ProviderData, time.Now().UTC())
+			in.config = ceConfig(authType, b.Configuration, b.ProviderData, e.now().UTC())
 		} else {
 			for k, v := range b.Configuration {
 				in.config[k] = configString(v)
@@ -567,13 +570,15 @@ func (e *Emulator) ceList(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	e.mu.Lock()
+	now := e.now()
 	matches := func(in *ceInstance) bool {
-		return (element == "" || in.element == element) && (search == "" || strings.Contains(strings.ToLower(in.name), search)) && hasAll(in.tags, tags)
+		return e.listed(now, in.created, in.deleted) &&
+			(element == "" || in.element == element) && (search == "" || strings.Contains(strings.ToLower(in.name), search)) && hasAll(in.tags, tags)
 	}
 	total := 0
 	var page []*ceInstance
 	more := false
-	for _, in := range e.ceOrder {
+	for _, in := range e.ceListing(now) {
 		if !matches(in) {
 			continue
 		}
@@ -755,4 +760,23 @@ func randomToken(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return base64.StdEncoding.EncodeToString(b)
+}
+
+// ceListing returns what a list at now walks, by id: the live instances and,
+// under ListLag, those deleted too recently for the list to know. Called with
+// e.mu held.
+func (e *Emulator) ceListing(now time.Time) []*ceInstance {
+	if len(e.ceGone) == 0 {
+		return e.ceOrder
+	}
+	kept := e.ceGone[:0]
+	for _, in := range e.ceGone {
+		if e.listed(now, in.created, in.deleted) {
+			kept = append(kept, in)
+		}
+	}
+	e.ceGone = kept
+	all := append(append([]*ceInstance{}, e.ceOrder...), kept...)
+	slices.SortFunc(all, func(a, b *ceInstance) int { return cmp.Compare(a.id, b.id) })
+	return all
 }

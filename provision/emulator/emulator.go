@@ -90,6 +90,15 @@ type Options struct {
 	Faults Faults
 	// OpFaults override Faults for one operation.
 	OpFaults map[Op]Faults
+	// ListLag makes lists lag behind writes, as search-backed list endpoints
+	// do: a list (any GET /instances or /connections query, lookups by name
+	// included) shows an instance only ListLag after its create, and goes on
+	// showing a deleted one for ListLag. Reads by id are current. 0: lists
+	// are current.
+	ListLag time.Duration
+	// Now is the emulator's clock for ListLag and creation times; nil means
+	// time.Now. Tests advance a fake clock instead of sleeping.
+	Now func() time.Time
 	// TagObjects answers instance tags as objects {"id": n, "name": tag}, as
 	// the platform's own create example shows them, instead of strings.
 	TagObjects bool
@@ -160,6 +169,10 @@ type Emulator struct {
 	ceOrder []*ceInstance
 	flow    map[string]*flowConn
 	fSeq    int64
+	// gone holds, under ListLag, the instances and connections deleted less
+	// than ListLag ago, which lists still show.
+	ceGone   []*ceInstance
+	flowGone []*flowConn
 	// codes maps every authorization code exchanged to the instance it
 	// authorized: a code is single-use.
 	codes map[string]int64
@@ -483,4 +496,22 @@ func (b *tokenBucket) take(now time.Time) (bool, time.Duration) {
 		return true, 0
 	}
 	return false, time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
+}
+
+// now reads the emulator's clock.
+func (e *Emulator) now() time.Time {
+	if e.opts.Now != nil {
+		return e.opts.Now()
+	}
+	return time.Now()
+}
+
+// listed reports whether a list at now shows something created at created
+// and deleted at deleted (zero: live), under ListLag.
+func (e *Emulator) listed(now, created, deleted time.Time) bool {
+	lag := e.opts.ListLag
+	if lag <= 0 {
+		return deleted.IsZero()
+	}
+	return !created.After(now.Add(-lag)) && (deleted.IsZero() || deleted.After(now.Add(-lag)))
 }

@@ -42,6 +42,7 @@ type flowConn struct {
 	etag        string // quoted
 	sandbox     string
 	created     time.Time
+	deleted     time.Time // under ListLag, when a deleted connection is still listed
 	updatedAt   time.Time
 	updates     int
 }
@@ -199,7 +200,7 @@ func (e *Emulator) flowCreate(w http.ResponseWriter, r *http.Request) {
 	if b.Auth.SpecName == "" {
 		b.Auth.SpecName = "Basic Authentication"
 	}
-	now := time.Now().UTC()
+	now := e.now().UTC()
 	c := &flowConn{
 		id: newUUID(), name: b.Name, description: b.Description, specName: b.Auth.SpecName,
 		params: b.Auth.Params, specVersion: b.ConnectionSpec.Version, state: flowState(b.Auth.Params),
@@ -256,6 +257,10 @@ func (e *Emulator) flowDelete(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if c := e.flowLookup(w, r, sb); c != nil {
+		if e.opts.ListLag > 0 {
+			c.deleted = e.now()
+			e.flowGone = append(e.flowGone, c)
+		}
 		delete(e.flow, c.id)
 		e.stats.Deletes++
 		w.WriteHeader(http.StatusNoContent)
@@ -365,7 +370,7 @@ func (e *Emulator) flowPatch(w http.ResponseWriter, r *http.Request) {
 	c.state = flowState(params)
 	e.fSeq++
 	c.etag = newETag(e.fSeq)
-	c.updatedAt = time.Now().UTC()
+	c.updatedAt = e.now().UTC()
 	c.updates++
 	e.stats.Updates++
 	writeJSON(w, http.StatusOK, map[string]string{"id": c.id, "etag": c.etag})
@@ -657,8 +662,9 @@ func (e *Emulator) flowList(w http.ResponseWriter, r *http.Request) {
 	}
 	e.mu.Lock()
 	var match []row
-	for _, c := range e.flow {
-		if c.sandbox != sb {
+	now := e.now()
+	for _, c := range e.flowListing(now) {
+		if c.sandbox != sb || !e.listed(now, c.created, c.deleted) {
 			continue
 		}
 		ok := true
@@ -786,4 +792,22 @@ func newETag(n int64) string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return fmt.Sprintf("\"%x-0000-0200-0000-%012x\"", b, n)
+}
+
+// flowListing returns the connections a list at now walks: the live ones and,
+// under ListLag, those deleted too recently for the list to know. Called with
+// e.mu held.
+func (e *Emulator) flowListing(now time.Time) []*flowConn {
+	all := make([]*flowConn, 0, len(e.flow)+len(e.flowGone))
+	for _, c := range e.flow {
+		all = append(all, c)
+	}
+	kept := e.flowGone[:0]
+	for _, c := range e.flowGone {
+		if e.listed(now, c.created, c.deleted) {
+			kept = append(kept, c)
+		}
+	}
+	e.flowGone = kept
+	return append(all, kept...)
 }

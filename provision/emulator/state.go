@@ -72,7 +72,7 @@ func (e *Emulator) AddInstance(s Seed) string {
 	if s.Configuration["authentication.type"] == "apiKey" {
 		authType = "apiKey"
 	}
-	now := time.Now().UTC()
+	now := e.now().UTC()
 	in := &ceInstance{
 		name: s.Name, element: el, tags: append([]string{}, s.Tags...),
 		config: ceConfig(authType, cfg, nil, now), lastConfig: cfg,
@@ -95,6 +95,10 @@ func (e *Emulator) ceAdd(in *ceInstance) {
 
 // ceRemove deletes an instance. Called with e.mu held.
 func (e *Emulator) ceRemove(in *ceInstance) {
+	if e.opts.ListLag > 0 {
+		in.deleted = e.now()
+		e.ceGone = append(e.ceGone, in)
+	}
 	delete(e.ce, in.id)
 	e.ceUnname(in)
 	if i, ok := slices.BinarySearchFunc(e.ceOrder, in.id, func(o *ceInstance, id int64) int { return cmp.Compare(o.id, id) }); ok {
@@ -139,7 +143,7 @@ func (e *Emulator) AddConnection(s FlowSeed) string {
 	if s.Disabled {
 		state = "disabled"
 	}
-	now := time.Now().UTC()
+	now := e.now().UTC()
 	if !s.Created.IsZero() {
 		now = s.Created.UTC()
 	}
