@@ -38,6 +38,7 @@ func runValidate(_ context.Context, env *cmdEnv, args []string) error {
 
 	// Each set is its own run, so a folder of independent manifests validates too.
 	var probs []manifest.Problem
+	var order []string // every file, in the order of the runs
 	accounts, nfiles := 0, 0
 	for _, run := range manifest.Runs(files) {
 		m, ps := manifest.Load(run)
@@ -47,9 +48,13 @@ func runValidate(_ context.Context, env *cmdEnv, args []string) error {
 		if m != nil {
 			accounts += len(m.Accounts)
 			nfiles += len(m.Files)
+			for _, f := range m.Files {
+				order = append(order, f.Path)
+			}
 		}
 		probs = append(probs, ps...)
 	}
+	probs = manifest.SortProblems(probs, order)
 	if *strict {
 		for i := range probs {
 			probs[i].Severity = manifest.Error

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -95,7 +96,7 @@ func TestValidateFormats(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if code != exitInvalid || len(lines) != 2 ||
 		!strings.HasPrefix(lines[0], "::error file=testdata/manifests/apikey-sunset.yaml,line=3,col=1::unknown key \"bogus\"%0Ahint: ") ||
-		!strings.HasPrefix(lines[1], "::warning file=testdata/manifests/apikey-sunset.yaml,line=13,col=13::accounts[0].auth.type: HubSpot stopped") {
+		!strings.HasPrefix(lines[1], "::warning file=testdata/manifests/apikey-sunset.yaml,line=13,col=13::accounts[0] (acme) auth.type: HubSpot stopped") {
 		t.Errorf("github: exit %d\n%s", code, out)
 	}
 
@@ -129,5 +130,44 @@ func TestSchemaCommand(t *testing.T) {
 	var v map[string]any
 	if err := json.Unmarshal([]byte(out), &v); err != nil || v["$schema"] != "https://json-schema.org/draft/2020-12/schema" {
 		t.Errorf("not the 2020-12 schema: %v", err)
+	}
+}
+
+// TestValidateOutputSorted: the problems of loading and of resolving secrets
+// come out as one list sorted by file, line and column.
+func TestValidateOutputSorted(t *testing.T) {
+	dir := t.TempDir()
+	m := filepath.Join(dir, "m.yaml")
+	// A warning at line 11 (API key), an unset variable at line 6.
+	if err := os.WriteFile(m, []byte(`version: 1
+set: demo
+target:
+  platform: cloud-elements
+  credentials:
+    user: {env: HUBPROV_TEST_UNSET_USER}
+    organization: demo-org
+accounts:
+  - name: acme
+    element: hubspotcrm
+    auth: {type: apiKey, apiKey: {env: HUBPROV_TEST_UNSET_KEY}}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCLI(t, "validate", "--resolve-secrets", "--format", "json", "-f", m)
+	if code != exitInvalid {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	var probs []jsonProblem
+	if err := json.Unmarshal([]byte(out), &probs); err != nil {
+		t.Fatal(err)
+	}
+	if len(probs) != 4 || probs[0].Line != 6 || probs[3].Line != 11 {
+		t.Fatalf("%d problems, want 4 from line 6 to 11: %+v", len(probs), probs)
+	}
+	for i := 1; i < len(probs); i++ {
+		a, b := probs[i-1], probs[i]
+		if a.Line > b.Line || (a.Line == b.Line && a.Column > b.Column) {
+			t.Errorf("not sorted: %d:%d before %d:%d", a.Line, a.Column, b.Line, b.Column)
+		}
 	}
 }

@@ -131,6 +131,41 @@ func concat(a, b []field) []field {
 // convert, validate against $defs/account, merge defaults, check, decode. It
 // reports whether a holds a valid account.
 func (r *run) account(a *Account, file string, idx int, n *yaml.Node) ([]Problem, bool) {
+	probs, ok := r.loadAccount(a, file, idx, n)
+	name := a.Name
+	if name == "" {
+		// The account did not load: its name, if it has one, from the YAML.
+		if m := mappingOf(n); m != nil {
+			if nv := findVal(m, "name"); nv != nil && nv.Kind == yaml.ScalarNode {
+				name = nv.Value
+			}
+		}
+	}
+	nameAccount(probs, idx, name)
+	return probs, ok
+}
+
+// nameAccount makes the problems of account idx name it: "accounts[3]
+// (acme-crm) auth.type: ..." rather than "accounts[3].auth.type: ...".
+func nameAccount(probs []Problem, idx int, name string) {
+	if name == "" || len(name) > 80 || strings.ContainsAny(name, "\n\r") {
+		return
+	}
+	at := "accounts[" + strconv.Itoa(idx) + "]"
+	for i := range probs {
+		rest, ok := strings.CutPrefix(probs[i].Message, at)
+		switch {
+		case !ok:
+		case strings.HasPrefix(rest, "."):
+			probs[i].Message = at + " (" + name + ") " + rest[1:]
+		case strings.HasPrefix(rest, ":") || strings.HasPrefix(rest, "["):
+			probs[i].Message = at + " (" + name + ")" + rest
+		}
+	}
+}
+
+// loadAccount is account without naming it in its problems.
+func (r *run) loadAccount(a *Account, file string, idx int, n *yaml.Node) ([]Problem, bool) {
 	c := &converter{file: file}
 	v := c.value(n, 1)
 	if len(c.probs) > 0 {

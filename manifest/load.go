@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"regexp"
 	"runtime"
 	"sort"
@@ -320,6 +321,12 @@ func (r *run) shell(f *fileState) {
 		return
 	}
 	for _, x := range vs {
+		if len(x.Path) > 0 && x.Path[0] == "defaults" && x.Keyword == "additionalProperties" {
+			// An unknown key in defaults is one error, reported below; the
+			// rest of defaults still applies to every account.
+			dropUnknownKeys(f.value["defaults"], x.Path[1:], schema.AllowedKeys(x.Location))
+			continue
+		}
 		if len(x.Path) > 0 {
 			f.bad[x.Path[0]] = true
 		} else {
@@ -331,6 +338,26 @@ func (r *run) shell(f *fileState) {
 	r.probs = append(r.probs, violationProblems(f.path, f.doc, nil, nil, vs)...)
 	if f.value == nil {
 		f.dead = true
+	}
+}
+
+// dropUnknownKeys deletes, from the mapping at path below v, every key not in allowed.
+func dropUnknownKeys(v any, path []string, allowed []string) {
+	for _, p := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return
+		}
+		v = m[p]
+	}
+	m, ok := v.(map[string]any)
+	if !ok || len(allowed) == 0 {
+		return
+	}
+	for k := range m {
+		if !slices.Contains(allowed, k) {
+			delete(m, k)
+		}
 	}
 }
 

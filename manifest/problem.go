@@ -59,6 +59,19 @@ func HasErrors(ps []Problem) bool {
 	return false
 }
 
+// SortProblems sorts problems by file (in the order of files; others after,
+// by name), line, column, severity and message, and drops exact duplicates:
+// how every command shows them.
+func SortProblems(ps []Problem, files []string) []Problem {
+	rank := make(map[string]int, len(files))
+	for i, f := range files {
+		if _, ok := rank[f]; !ok {
+			rank[f] = i
+		}
+	}
+	return sortProblems(ps, rank)
+}
+
 // sortProblems sorts by file (in the run's order, given by rank), line, column,
 // then message, and drops exact duplicates (a defaults value shared by many accounts).
 func sortProblems(ps []Problem, rank map[string]int) []Problem {

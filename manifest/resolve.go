@@ -14,12 +14,17 @@ const maxSecretFile = 1 << 20
 // getenv reads the environment (os.Getenv in production). A file path is
 // relative to the folder of the manifest file that names it; the file must not
 // be readable or writable by group or others, and one trailing newline is
-// trimmed. Every unresolvable reference is reported, with its position; no
-// problem ever holds a value.
+// trimmed. Each cause is reported once: an unset variable or a bad file is one
+// problem at its first reference, naming how many accounts use it; no problem
+// ever holds a value.
 func (m *Manifest) Resolve(getenv func(string) string) []Problem {
 	var probs []Problem
 	files := map[string]fileResult{}
-	for _, s := range m.Secrets() {
+	unset := map[string]*unsetRef{}
+	badFile, badRefs := map[string]int{}, map[string]int{} // a bad secret file's problem (index), its references
+	var order []string
+	secrets := m.Secrets()
+	for i, s := range secrets {
 		switch s.Source {
 		case SecretEnv:
 			if s.resolved {
@@ -27,9 +32,18 @@ func (m *Manifest) Resolve(getenv func(string) string) []Problem {
 			}
 			v := getenv(s.Ref)
 			if v == "" {
-				probs = append(probs, Problem{Pos: s.Pos, Severity: Error,
-					Message: fmt.Sprintf("environment variable %s is not set or is empty", s.Ref),
-					Hint:    fmt.Sprintf("export %s before running hubprov, e.g. with sops exec-env", s.Ref)})
+				u := unset[s.Ref]
+				if u == nil {
+					u = &unsetRef{first: s.Pos, accounts: map[int]bool{}}
+					unset[s.Ref] = u
+					order = append(order, s.Ref)
+				}
+				u.refs++
+				if i >= targetSecrets {
+					u.accounts[(i-targetSecrets)/accountSecrets] = true
+				} else {
+					u.target = true
+				}
 				continue
 			}
 			s.setValue(v)
@@ -47,14 +61,43 @@ func (m *Manifest) Resolve(getenv func(string) string) []Problem {
 				files[path] = res
 			}
 			if res.prob != nil {
-				p := *res.prob
-				p.Pos = s.Pos
-				p.Message = fmt.Sprintf("secret file %s: %s", s.Ref, p.Message)
-				probs = append(probs, p)
+				if _, seen := badFile[path]; !seen {
+					p := *res.prob
+					p.Pos = s.Pos
+					p.Message = fmt.Sprintf("secret file %s: %s", s.Ref, p.Message)
+					badFile[path] = len(probs)
+					probs = append(probs, p)
+				}
+				badRefs[path]++
 				continue
 			}
 			s.setValue(res.value)
 		}
+	}
+	for path, i := range badFile {
+		// A bad secret file is one problem, however many reference it.
+		if badRefs[path] > 1 {
+			probs[i].Message += fmt.Sprintf(" (%d references; the first here)", badRefs[path])
+		}
+	}
+	for _, name := range order {
+		u := unset[name]
+		msg := fmt.Sprintf("environment variable %s is not set or is empty", name)
+		if n := len(u.accounts); n > 0 && u.refs > 1 {
+			who := fmt.Sprintf("%d accounts", n)
+			if n == 1 {
+				who = "1 account"
+			}
+			if u.target {
+				who = "target.credentials and " + who
+			}
+			if u.refs > n+boolInt(u.target) {
+				who += fmt.Sprintf(", %d references", u.refs)
+			}
+			msg += fmt.Sprintf(" (used by %s; the first here)", who)
+		}
+		probs = append(probs, Problem{Pos: u.first, Severity: Error, Message: msg,
+			Hint: fmt.Sprintf("export %s before running hubprov, e.g. with sops exec-env", name)})
 	}
 	rank := map[string]int{}
 	for i, f := range m.Files {
@@ -62,6 +105,20 @@ func (m *Manifest) Resolve(getenv func(string) string) []Problem {
 	}
 	return sortProblems(probs, rank)
 }
+
+// unsetRef gathers the references to one unset environment variable.
+type unsetRef struct {
+	first    Pos
+	refs     int
+	target   bool         // target.credentials uses it
+	accounts map[int]bool // the accounts that use it, by index
+}
+
+// The layout of Secrets: the target's secrets, then each account's.
+const (
+	targetSecrets  = 4
+	accountSecrets = 5
+)
 
 // fileResult is the outcome of reading one secret file.
 type fileResult struct {
@@ -107,4 +164,11 @@ func readSecretFile(path string) (r fileResult) {
 	}
 	r.value = v
 	return
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
