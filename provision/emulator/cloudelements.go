@@ -350,7 +350,7 @@ func (e *Emulator) ceCreate(w http.ResponseWriter, r *http.Request) {
 	in.id = e.ceSeq
 	e.ceAdd(in)
 	if hasCode {
-		e.codes[code] = in.id
+		e.codes[codeKey(code)] = in.id
 	}
 	e.stats.Creates++
 	view := e.ceJSON(in)
@@ -372,7 +372,7 @@ func ceCode(pd map[string]any) (string, bool) {
 // reuse and revokes the grant the code produced, as RFC 6749 section 4.1.2
 // says an authorization server should. Called with e.mu held.
 func (e *Emulator) ceCodeUsed(code string) bool {
-	id, used := e.codes[code]
+	id, used := e.codes[codeKey(code)]
 	if !used {
 		return false
 	}
@@ -490,7 +490,7 @@ func (e *Emulator) ceUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if hasCode {
-		e.codes[code] = in.id
+		e.codes[codeKey(code)] = in.id
 	}
 	if b.Element != nil && b.Element.Key != "" {
 		in.element = b.Element.Key

@@ -68,6 +68,9 @@ func TestReusedCodeRefused(t *testing.T) {
 	if err := e.Snapshot(&buf); err != nil {
 		t.Fatal(err)
 	}
+	if strings.Contains(buf.String(), "code-1") || strings.Contains(buf.String(), "code-2") {
+		t.Errorf("the state file holds an authorization code:\n%s", buf.String())
+	}
 	e2, s2 := start(t, Options{})
 	if err := e2.Restore(strings.NewReader(buf.String())); err != nil {
 		t.Fatal(err)

@@ -80,6 +80,11 @@ func (s *Server) Close() error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = s.srv.Close()
 	}
+	if errors.Is(err, net.ErrClosed) {
+		// Shutdown closes the listener again when Serve has not returned yet
+		// from the close above: that listener is closed, as wanted.
+		err = nil
+	}
 	<-s.done
 	return err
 }

@@ -2,6 +2,8 @@ package emulator
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -238,7 +240,8 @@ type snapshot struct {
 	FlowSeq     int64       `json:"flowSeq"`
 	Instances   []savedCE   `json:"instances"`
 	Connections []savedFlow `json:"connections"`
-	// UsedCodes maps the authorization codes exchanged to the instance each
+	// UsedCodes maps the authorization codes exchanged (by codeKey: their
+	// SHA-256, so the state file holds no code) to the instance each
 	// authorized: a code stays used after a restart.
 	UsedCodes map[string]int64 `json:"usedCodes,omitempty"`
 }
@@ -282,7 +285,7 @@ func (e *Emulator) Snapshot(w io.Writer) error {
 	for _, in := range e.ce {
 		s.Instances = append(s.Instances, savedCE{
 			ID: in.id, Name: in.name, Element: in.element, Tags: in.tags, Config: in.config, LastConfig: in.lastConfig,
-			ProviderData: in.providerData, Valid: in.valid, Disabled: in.disabled, Token: in.token, Created: in.created, Updates: in.updates,
+			ProviderData: withoutCode(in.providerData), Valid: in.valid, Disabled: in.disabled, Token: in.token, Created: in.created, Updates: in.updates,
 		})
 	}
 	for _, c := range e.flow {
@@ -356,4 +359,26 @@ func (e *Emulator) Restore(r io.Reader) error {
 	}
 	slices.SortFunc(e.ceOrder, func(a, b *ceInstance) int { return cmp.Compare(a.id, b.id) })
 	return nil
+}
+
+// codeKey is how a used authorization code is remembered: its SHA-256, so
+// the state file holds no code.
+func codeKey(code string) string {
+	h := sha256.Sum256([]byte(code))
+	return "sha256:" + hex.EncodeToString(h[:])
+}
+
+// withoutCode is providerData as the state file keeps it: a code is
+// exchanged once and then worthless, and it is a secret while it lives.
+func withoutCode(pd map[string]any) map[string]any {
+	if _, ok := pd["code"]; !ok {
+		return pd
+	}
+	out := make(map[string]any, len(pd))
+	for k, v := range pd {
+		if k != "code" {
+			out[k] = v
+		}
+	}
+	return out
 }
