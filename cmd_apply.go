@@ -117,7 +117,7 @@ Given a plan saved by 'hubprov plan --out', applies exactly that plan, and refus
 			return invalidf("a saved plan fixes the manifests, --prune, --select and --shard: give the plan alone").
 				withHint("'hubprov apply plan.json', or 'hubprov apply -f MANIFEST' to plan afresh")
 		}
-		sp, err := loadSavedPlan(env, fs.Arg(0), e.emulate)
+		sp, err := loadSavedPlan(env, fs.Arg(0), e.emulate, c.secretsDir)
 		if err != nil {
 			return err
 		}
@@ -158,8 +158,8 @@ Given a plan saved by 'hubprov plan --out', applies exactly that plan, and refus
 // loadSavedPlan reads a plan saved by 'plan --out' and refuses it, before any
 // request, when a manifest file it was made from has changed or gone, naming
 // the accounts whose entries differ.
-func loadSavedPlan(env *cmdEnv, path string, emulate bool) (provision.SavedPlan, error) {
-	f, err := os.Open(path)
+func loadSavedPlan(env *cmdEnv, path string, emulate bool, secretsDir string) (provision.SavedPlan, error) {
+	f, err := safefile.OpenReader(path, provision.MaxSavedPlanSize)
 	if err != nil {
 		return provision.SavedPlan{}, invalidf("%v", err)
 	}
@@ -181,7 +181,7 @@ func loadSavedPlan(env *cmdEnv, path string, emulate bool) (provision.SavedPlan,
 			files = append(files, m.Path)
 		}
 	}
-	if m, problems := manifest.Load(files); m != nil && !manifest.HasErrors(problems) && !manifest.HasErrors(m.Resolve(env.getenv)) {
+	if m, problems := manifest.Load(files); m != nil && !manifest.HasErrors(problems) && !manifest.HasErrors(m.Resolve(env.getenv, secretsDir)) {
 		if sel, err := sp.Selection(); err == nil {
 			for _, name := range sp.Respecified(m.Set, m.Accounts, sel.Owns) {
 				changed = append(changed, "account "+name)

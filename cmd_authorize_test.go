@@ -56,7 +56,7 @@ func expectedConsentURLs(t *testing.T, base string) map[string]string {
 	if m == nil || manifest.HasErrors(problems) {
 		t.Fatalf("load quickstart: %v", problems)
 	}
-	if p := m.Resolve(func(string) string { return "" }); manifest.HasErrors(p) {
+	if p := m.Resolve(func(string) string { return "" }, ""); manifest.HasErrors(p) {
 		t.Fatalf("resolve quickstart: %v", p)
 	}
 	want := map[string]string{}

@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 
 	"github.com/hubprov/hubprov/internal/safefile"
@@ -99,28 +95,21 @@ or with --out to a file written atomically with mode 0600.`, env)
 	return nil
 }
 
-// maxReport bounds the size of a report file read by report merge.
-const maxReport = 1 << 30
+// maxReport bounds the size of a report file hubprov reads.
+const maxReport = provision.MaxReportSize
 
-// loadReportFile reads one report file, refusing anything that is not a version 1 report.
+// loadReportFile reads one report file, refusing anything that is not a
+// version 1 report, and anything that is not a regular file (a FIFO, a
+// device: refused unread) or is over maxReport.
 func loadReportFile(path string) (provision.Report, error) {
-	var r provision.Report
-	f, err := os.Open(path)
+	f, err := safefile.OpenReader(path, maxReport)
 	if err != nil {
-		return r, fmt.Errorf("read report: %w", err)
+		return provision.Report{}, fmt.Errorf("read report: %w", err)
 	}
 	defer f.Close()
-	dec := json.NewDecoder(io.LimitReader(f, maxReport))
-	if err := dec.Decode(&r); err != nil {
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &se) || errors.As(err, &te) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return r, fmt.Errorf("read report %s: not a hubprov report: %w", path, err)
-		}
+	r, err := provision.ReadReport(f)
+	if err != nil {
 		return r, fmt.Errorf("read report %s: %w", path, err)
-	}
-	if r.Version != 1 {
-		return r, fmt.Errorf("read report %s: not a hubprov report (version %d, want 1)", path, r.Version)
 	}
 	return r, nil
 }

@@ -18,6 +18,7 @@ func runValidate(_ context.Context, env *cmdEnv, args []string) error {
 	fs.Var(&files, "f", "a manifest `file or folder` (its *.yaml and *.yml files); repeatable; the files of one set form one run")
 	format := fs.String("format", "text", "output `format`: text (file:line:col: severity: message, then a hint), json (an array), github (workflow annotations)")
 	resolve := fs.Bool("resolve-secrets", false, "also resolve every {env: NAME} and {file: PATH} secret reference, as plan and apply do")
+	secretsDir := fs.String("secrets-dir", "", "with --resolve-secrets, also read {file: PATH} secrets with an absolute PATH under `DIR`, as plan and apply do")
 	strict := fs.Bool("strict", false, "treat warnings as errors (exit 3)")
 	var lf logFlags
 	lf.register(fs)
@@ -43,7 +44,7 @@ func runValidate(_ context.Context, env *cmdEnv, args []string) error {
 	for _, run := range manifest.Runs(files) {
 		m, ps := manifest.Load(run)
 		if m != nil && *resolve {
-			ps = append(ps, m.Resolve(env.getenv)...)
+			ps = append(ps, m.Resolve(env.getenv, *secretsDir)...)
 		}
 		if m != nil {
 			accounts += len(m.Accounts)

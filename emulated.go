@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 
 	"github.com/rs/zerolog"
 
@@ -23,6 +22,9 @@ type emulated struct {
 	srv *emulator.Server
 }
 
+// maxEmulatorState bounds the emulator's state file.
+const maxEmulatorState = 1 << 30
+
 // startEmulated serves an emulator on a random loopback port that accepts the
 // manifest's credentials, loaded with the state of earlier --emulate runs.
 func startEmulated(m *manifest.Manifest, log zerolog.Logger) (*emulated, error) {
@@ -32,7 +34,7 @@ func startEmulated(m *manifest.Manifest, log zerolog.Logger) (*emulated, error) 
 		FlowToken: c.AccessToken.Reveal(), FlowAPIKey: c.APIKey.Reveal(), FlowIMSOrg: c.IMSOrg,
 	}
 	e := emulator.New(opts)
-	f, err := os.Open(emulatorState)
+	f, err := safefile.OpenReader(emulatorState, maxEmulatorState)
 	switch {
 	case err == nil:
 		err = e.Restore(f)

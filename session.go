@@ -28,16 +28,18 @@ var defaultBaseURL = map[manifest.Platform]string{
 
 // commonFlags are the flags every manifest-reading command shares.
 type commonFlags struct {
-	files     stringList
-	selectors stringList
-	shard     string
-	log       logFlags
+	files      stringList
+	selectors  stringList
+	shard      string
+	secretsDir string
+	log        logFlags
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.Var(&c.files, "f", "manifest file or folder (all *.yaml and *.yml inside); repeatable")
 	fs.Var(&c.selectors, "select", "only accounts whose name matches NAME or GLOB (path.Match syntax); repeatable")
 	fs.StringVar(&c.shard, "shard", "", "only shard `i/n` of the accounts (a stable hash partition, i from 0), for n parallel jobs")
+	fs.StringVar(&c.secretsDir, "secrets-dir", "", "also read {file: PATH} secrets with an absolute PATH under `DIR` (otherwise only relative paths inside the manifest's folder)")
 	c.log.register(fs)
 }
 
@@ -102,7 +104,7 @@ func loadManifest(env *cmdEnv, c *commonFlags, resolve bool) (*manifest.Manifest
 			withHint("run 'hubprov validate' for every problem, warnings included")
 	}
 	if resolve {
-		problems := m.Resolve(env.getenv)
+		problems := m.Resolve(env.getenv, c.secretsDir)
 		for _, p := range problems {
 			env.ui.problem(p)
 		}

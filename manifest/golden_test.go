@@ -65,7 +65,7 @@ func TestGolden(t *testing.T) {
 		t.Run(c, func(t *testing.T) {
 			m, probs := Load([]string{c})
 			if m != nil && strings.HasPrefix(c, "resolve-") {
-				probs = append(probs, m.Resolve(testGetenv)...)
+				probs = append(probs, m.Resolve(testGetenv, "")...)
 			}
 			if !HasErrors(probs) {
 				t.Errorf("no error: %s", formatProblems(probs))

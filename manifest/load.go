@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/hubprov/hubprov/internal/safefile"
 	"github.com/hubprov/hubprov/schema"
 	"gopkg.in/yaml.v3"
 )
@@ -162,28 +163,22 @@ func errText(err error) string {
 
 // read reads, bounds and parses one file, and checks its top level (the shell).
 func (r *run) read(f *fileState) {
-	fh, err := os.Open(f.path)
-	if err != nil {
-		r.errorf(Pos{File: f.path}, "", "cannot read: %s", errText(err))
-		f.dead = true
-		return
-	}
-	defer fh.Close()
-	if st, err := fh.Stat(); err == nil && st.Size() > MaxFileSize {
+	var err error
+	// Opened once, without blocking; a FIFO, a device or a folder is refused
+	// unread, and the size limit holds even for a file that grows.
+	f.data, err = safefile.ReadFile(f.path, MaxFileSize)
+	switch {
+	case errors.Is(err, safefile.ErrTooLarge):
 		r.errorf(Pos{File: f.path, Line: 1, Col: 1}, "split the accounts over several files of one run", "file is larger than %d MiB", MaxFileSize>>20)
-		f.dead = true
+		f.data, f.dead = nil, true
 		return
-	}
-	f.data, err = io.ReadAll(io.LimitReader(fh, MaxFileSize+1))
-	if err != nil {
+	case errors.Is(err, safefile.ErrNotRegular):
+		r.errorf(Pos{File: f.path}, "a manifest is a regular file, or a folder of *.yaml and *.yml files", "cannot read: %s", errText(err))
+		f.data, f.dead = nil, true
+		return
+	case err != nil:
 		r.errorf(Pos{File: f.path}, "", "cannot read: %s", errText(err))
-		f.dead = true
-		return
-	}
-	if len(f.data) > MaxFileSize {
-		r.errorf(Pos{File: f.path, Line: 1, Col: 1}, "split the accounts over several files of one run", "file is larger than %d MiB", MaxFileSize>>20)
-		f.data = nil
-		f.dead = true
+		f.data, f.dead = nil, true
 		return
 	}
 	if s := splitAccounts(f.data); s != nil && r.parseShell(f, s) {
@@ -738,7 +733,7 @@ func Runs(paths []string) [][]string {
 		for _, f := range files {
 			all = append(all, f)
 			set := ""
-			if b, err := os.ReadFile(f); err == nil && len(b) <= MaxFileSize {
+			if b, err := safefile.ReadFile(f, MaxFileSize); err == nil {
 				if m := setLine.FindSubmatch(b); m != nil {
 					set = string(m[1])
 				}

@@ -265,7 +265,7 @@ accounts:
 	if m == nil {
 		t.Fatal(formatProblems(probs))
 	}
-	if ps := m.Resolve(func(string) string { return "planted-env-value" }); len(ps) > 0 {
+	if ps := m.Resolve(func(string) string { return "planted-env-value" }, ""); len(ps) > 0 {
 		t.Fatal(formatProblems(ps))
 	}
 	if got := m.Target.Credentials.Organization.Reveal(); got != "planted-org-file" {
@@ -286,7 +286,7 @@ accounts:
 func TestResolveEveryProblemAtOnce(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "s"), 0o700)
-	os.WriteFile(filepath.Join(dir, "s", "open"), []byte("x"), 0o640)
+	os.WriteFile(filepath.Join(dir, "s", "open"), []byte("x"), 0o644)
 	os.WriteFile(filepath.Join(dir, "s", "empty"), nil, 0o600)
 	os.WriteFile(filepath.Join(dir, "s", "ok"), []byte("v\r\n"), 0o600)
 	text := `version: 1
@@ -319,7 +319,7 @@ accounts:
 	if m == nil {
 		t.Fatal(formatProblems(probs))
 	}
-	ps := m.Resolve(func(string) string { return "" })
+	ps := m.Resolve(func(string) string { return "" }, "")
 	var lines []int
 	for _, p := range ps {
 		lines = append(lines, p.Pos.Line)

@@ -110,19 +110,24 @@ var nameField = regexp.MustCompile(`"name":("(?:[^"\\]|\\.)*")`)
 // journal unusable: it is listed in Corrupt, with the account it names when
 // that is legible, so the run can look those accounts up before any create.
 func ReadJournal(path string) (JournalState, error) {
-	var st JournalState
-	f, _, err := safefile.Open(path)
+	f, err := safefile.OpenReader(path, maxJournal)
 	if errors.Is(err, fs.ErrNotExist) {
-		return st, nil
+		return JournalState{}, nil
 	}
 	if err != nil {
-		return st, fmt.Errorf("read journal: %w", err)
+		return JournalState{}, fmt.Errorf("read journal: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(safefile.Reader(f, maxJournal))
+	data, err := io.ReadAll(f)
 	if err != nil {
-		return st, fmt.Errorf("read journal: %w", err)
+		return JournalState{}, fmt.Errorf("read journal: %w", err)
 	}
+	return parseJournal(data), nil
+}
+
+// parseJournal reads the records of a journal's contents (see ReadJournal).
+func parseJournal(data []byte) JournalState {
+	var st JournalState
 	lines := bytes.Split(data, []byte("\n"))
 	if len(lines[len(lines)-1]) == 0 {
 		lines = lines[:len(lines)-1] // the newline ending the last record
@@ -148,7 +153,7 @@ func ReadJournal(path string) (JournalState, error) {
 			st.CorruptUnknown = true
 		}
 	}
-	return st, nil
+	return st
 }
 
 // Recovery is what a run must settle, before it creates anything, about the

@@ -3,6 +3,7 @@ package provision
 import (
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -123,6 +124,28 @@ func summarize(accts []AccountReport) Summary {
 }
 
 // WriteJSON writes the report as indented JSON.
+// MaxReportSize bounds a report file hubprov reads: report merge's inputs
+// and the previous report of a run (200,000 accounts take about 100 MiB).
+const MaxReportSize = 256 << 20
+
+// ReadReport decodes a report written by WriteJSON and checks that it is one
+// (version 1). Read a file through safefile.Reader with MaxReportSize.
+func ReadReport(rd io.Reader) (Report, error) {
+	var r Report
+	if err := json.NewDecoder(rd).Decode(&r); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &se) || errors.As(err, &te) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return r, fmt.Errorf("not a hubprov report: %w", err)
+		}
+		return r, err
+	}
+	if r.Version != 1 {
+		return r, fmt.Errorf("not a hubprov report (version %d, want 1)", r.Version)
+	}
+	return r, nil
+}
+
 func (r Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -98,7 +98,12 @@ func WriteSaved(w io.Writer, sp SavedPlan) error {
 	return enc.Encode(sp)
 }
 
-// ReadSaved reads a saved plan and checks that it is one.
+// MaxSavedPlanSize bounds a saved plan file hubprov reads (200,000 accounts
+// take about 100 MiB).
+const MaxSavedPlanSize = 256 << 20
+
+// ReadSaved reads a saved plan and checks that it is one. Read a file
+// through safefile.Reader with MaxSavedPlanSize.
 func ReadSaved(r io.Reader) (SavedPlan, error) {
 	var sp SavedPlan
 	dec := json.NewDecoder(r)

@@ -3,7 +3,9 @@ package provision
 import (
 	"crypto/sha256"
 	"fmt"
-	"os"
+
+	"github.com/hubprov/hubprov/internal/safefile"
+	"github.com/hubprov/hubprov/manifest"
 )
 
 // ChangedManifests checks, offline, the manifest files the saved plan was made
@@ -12,7 +14,7 @@ import (
 func (sp SavedPlan) ChangedManifests() []string {
 	var changed []string
 	for _, m := range sp.Manifests {
-		data, err := os.ReadFile(m.Path)
+		data, err := safefile.ReadFile(m.Path, manifest.MaxFileSize)
 		switch {
 		case err != nil:
 			changed = append(changed, fmt.Sprintf("%s: %v", m.Path, err))

@@ -113,6 +113,24 @@ func size(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
+// OpenReader opens the regular file at path (as Open) for a reader that
+// decodes it as a stream: a file over limit bytes is refused before it is
+// read, and the reader fails with ErrTooLarge past limit if it grows.
+func OpenReader(path string, limit int64) (io.ReadCloser, error) {
+	f, st, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > limit {
+		f.Close()
+		return nil, tooLarge(path, limit)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{Reader(f, limit), f}, nil
+}
+
 // Reader returns a reader of f, opened by Open, that fails with ErrTooLarge
 // once more than limit bytes have been read, for inputs decoded as a stream.
 func Reader(f *os.File, limit int64) io.Reader {
