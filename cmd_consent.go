@@ -36,7 +36,12 @@ after a restart, hand out the new ones.
 
 Exits 0 once every account is connected; on SIGINT or SIGTERM it stops taking
 callbacks, finishes the creates in flight, and writes the report listing the
-accounts still waiting as skipped (awaiting-consent). A rerun serves only those.`, env)
+accounts still waiting as skipped (awaiting-consent). A rerun serves only those.
+
+Exit codes: 0 every account connected; 3 invalid manifest or usage, the report
+locked by another run, or --listen unusable (nothing sent); 4 platform
+credentials rejected, failure budget exceeded, journal or report unwritable;
+130 SIGINT, 143 SIGTERM (the report is written; a rerun finishes the work).`, env)
 	var c commonFlags
 	var e engineFlags
 	c.register(fs)
