@@ -227,7 +227,8 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 	if err != nil {
 		return err
 	}
-	progress := &provision.Progress{}
+	// Total is set before the display reads it: Apply then leaves it alone.
+	progress := &provision.Progress{Total: int64(len(plan.Changes))}
 	s.run.Attach(journal, progress)
 	stopNotes := noteInterrupts(ctx, env)
 	defer stopNotes()

@@ -124,7 +124,8 @@ func (run *Run) Apply(ctx context.Context, plan Plan) Outcome {
 	defer stop()
 	r := &runner{Run: run, plan: plan, out: make([]Result, len(plan.Changes))}
 	opts := r.opts
-	if opts.Progress != nil {
+	if opts.Progress != nil && opts.Progress.Total == 0 {
+		// A display started before Apply reads Total: its caller sets it first.
 		opts.Progress.Total = int64(len(plan.Changes))
 	}
 
