@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"slices"
@@ -312,7 +313,13 @@ func (r *run) auth(ck *checker, a *Account, accAuth, defAuth field) {
 	au.AccessToken = sec("accessToken")
 	au.RefreshToken = sec("refreshToken")
 	if f := merged["expiresIn"]; f.ok() {
-		if n, ok := f.v.(int64); ok {
+		// The schema admits integers from 1 to 2^31-1, an integral number such as
+		// 1800.0 or 1.8e3 among them (JSON Schema's integer): take it as one.
+		n, ok := f.v.(int64)
+		if x, isFloat := f.v.(float64); isFloat && x == math.Trunc(x) && x >= 1 && x <= math.MaxInt32 {
+			n, ok = int64(x), true
+		}
+		if ok {
 			au.ExpiresIn = int(n)
 			if n > 1800 {
 				ck.warnf(f.pos(), "HubSpot's OAuth access tokens last 1800 seconds (30 minutes); use expiresIn: 1800", "%s: %d is longer than HubSpot's 1800-second access-token lifetime", f.path(ck, ".auth", "expiresIn"), n)
@@ -392,6 +399,15 @@ func isLoopback(host string) bool {
 func (r *run) checkDefaults() {
 	auth := findVal(r.defaults, "auth")
 	fd := fieldsOf(r.defaultsFile, auth, r.defaultsVal["auth"])
+	if t := AuthType(str(fd["type"].v)); authKeys[t] != nil {
+		// The loader's schema leaves this rule to us (schema.ValidateDef).
+		allowed := authKeys[t]
+		for _, k := range sortedKeys(fd) {
+			if !slices.Contains(allowed, k) {
+				r.errorf(fd[k].keyPos(), "auth type "+string(t)+" takes "+strings.Join(allowed[1:], ", "), "defaults.auth.%s: not allowed with auth type %s", k, t)
+			}
+		}
+	}
 	for _, k := range sortedKeys(fd) {
 		f := fd[k]
 		if _, ok := f.v.(string); ok && k != "type" && k != "clientId" && k != "callbackURL" && k != "scopes" {

@@ -2,8 +2,8 @@ package manifest
 
 import (
 	"math"
+	"regexp"
 	"strconv"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -128,40 +128,65 @@ func (c *converter) scalar(n *yaml.Node) any {
 			return b
 		}
 		return n.Value
-	case "!!int":
-		if i, err := strconv.ParseInt(n.Value, 10, 64); err == nil {
-			return i
-		}
-		var v any
-		if err := n.Decode(&v); err == nil {
-			switch x := v.(type) {
-			case int:
-				return int64(x)
-			case int64, uint64:
-				return x
-			case float64:
-				return c.finite(n, x)
-			}
-		}
-		c.errorf(n, "", "invalid integer")
-		return nil
-	case "!!float":
-		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
-		if err != nil {
-			var v any
-			if err := n.Decode(&v); err == nil {
-				if x, ok := v.(float64); ok {
-					return c.finite(n, x)
-				}
-			}
-			c.errorf(n, "", "invalid number")
-			return nil
-		}
-		return c.finite(n, f)
+	case "!!int", "!!float":
+		return c.number(n)
 	default:
 		// !!str, !!timestamp, !!binary and unknown tags: the text as written.
 		return n.Value
 	}
+}
+
+// The YAML 1.2 core schema's number forms (YAML 1.2.2, section 10.3.2).
+// yaml.v3 resolves YAML 1.1's too (1_800, 0b1, -0x1F, 012 as octal); every
+// YAML 1.2 tool, an editor's included, reads those as strings or as decimal.
+var (
+	yamlInt   = regexp.MustCompile(`^[-+]?[0-9]+$`)
+	yamlOct   = regexp.MustCompile(`^0o[0-7]+$`)
+	yamlHex   = regexp.MustCompile(`^0x[0-9a-fA-F]+$`)
+	yamlFloat = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`)
+	yamlInf   = regexp.MustCompile(`^[-+]?\.(inf|Inf|INF)$`)
+	yamlNaN   = regexp.MustCompile(`^\.(nan|NaN|NAN)$`)
+)
+
+// number converts a scalar yaml.v3 resolved as !!int or !!float by the YAML
+// 1.2 core schema: an int64 for an integer in range, a float64 for any other
+// number (an integer beyond int64 included, so a schema maximum rejects it
+// rather than the value being lost). A plain scalar that is no YAML 1.2 number
+// is the string it reads as; an explicit !!int or !!float tag on one is an error.
+func (c *converter) number(n *yaml.Node) any {
+	v := n.Value
+	tagged := n.Style&yaml.TaggedStyle != 0
+	switch {
+	case yamlInt.MatchString(v):
+		if i, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return i
+		}
+		f, _ := strconv.ParseFloat(v, 64)
+		return f
+	case yamlOct.MatchString(v), yamlHex.MatchString(v):
+		base := 8
+		if v[1] == 'x' {
+			base = 16
+		}
+		if i, err := strconv.ParseInt(v[2:], base, 64); err == nil {
+			return i
+		}
+		u, _ := strconv.ParseUint(v[2:], base, 64)
+		return float64(u) // beyond int64, as for a decimal
+	case yamlFloat.MatchString(v):
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil && !math.IsInf(f, 0) {
+			c.errorf(n, "", "invalid number")
+			return nil
+		}
+		return c.finite(n, f)
+	case yamlInf.MatchString(v), yamlNaN.MatchString(v):
+		return c.finite(n, math.Inf(1))
+	case tagged:
+		c.errorf(n, "write it as YAML 1.2 does: 1800, 0o17, 0x1F, 1.5 or 1e3", "invalid %s %q", map[bool]string{true: "integer", false: "number"}[n.ShortTag() == "!!int"], v)
+		return nil
+	}
+	return v
 }
 
 func (c *converter) finite(n *yaml.Node, f float64) any {

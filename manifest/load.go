@@ -222,8 +222,37 @@ func (r *run) parseShell(f *fileState, s *split) bool {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// yaml12Directive matches a "%YAML 1.2" directive line.
+var yaml12Directive = regexp.MustCompile(`^%YAML[ \t]+1\.2([ \t]|$)`)
+
+// asYAML11 returns data with a leading "%YAML 1.2" directive read as 1.1, the
+// version yaml.v3 accepts: the converter reads scalars by YAML 1.2's core
+// schema either way. The text keeps its length and lines.
+func asYAML11(data []byte) []byte {
+	for start := 0; start < len(data); {
+		end := len(data)
+		if i := bytes.IndexByte(data[start:], '\n'); i >= 0 {
+			end = start + i
+		}
+		line := data[start:end]
+		t := bytes.TrimSpace(line)
+		switch {
+		case len(t) == 0 || t[0] == '#':
+			start = end + 1
+			continue
+		case yaml12Directive.Match(line):
+			out := bytes.Clone(data)
+			out[start+bytes.Index(line, []byte("1.2"))+2] = '1'
+			return out
+		}
+		return data
+	}
+	return data
+}
+
 // parseDoc parses exactly one YAML document.
 func parseDoc(file string, data []byte) (*yaml.Node, []Problem) {
+	data = asYAML11(data)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -309,7 +338,7 @@ func (r *run) shell(f *fileState) {
 		f.dead = true
 		return
 	}
-	vs, err := schema.Validate(v)
+	vs, err := schema.ValidateDef("", v)
 	if err != nil {
 		r.errorf(Pos{File: f.path, Line: 1, Col: 1}, "", "internal: %v", err)
 		f.dead = true
@@ -417,8 +446,8 @@ func (r *run) runLevel(m *Manifest) {
 	if seen["target"] == nil && !anyBad("target") {
 		r.errorf(at, "add target: {platform, credentials} to one file of the run", "no file of the run has a target")
 	}
-	if r.defaults != nil && r.platform != "" && r.defaultsFile != r.platformFile {
-		// The schema checks this only when target and defaults share a file.
+	if r.defaults != nil && r.platform != "" {
+		// The loader's schema leaves the platform's rules to us (schema.ValidateDef).
 		r.checkDefaultsPlatform()
 	}
 	if r.defaults != nil {

@@ -151,6 +151,10 @@ func violationProblems(file string, n *yaml.Node, prefix []string, prefixSeq []b
 			continue
 		}
 		msg := v.Message
+		if lv := last.val; v.Keyword == "type" && strings.HasSuffix(msg, "but got string") && lv != nil && lv.Kind == yaml.ScalarNode &&
+			lv.Style == 0 && (lv.ShortTag() == "!!int" || lv.ShortTag() == "!!float") {
+			hint = fmt.Sprintf("YAML 1.2 reads %s as a string (it has no _ separators and no 0b binary); write the number in decimal, 0o octal or 0x hex", lv.Value)
+		}
 		switch {
 		case strings.Contains(v.Location, "$defs/secret") && (v.Keyword == "minProperties" || v.Keyword == "maxProperties"):
 			msg = "a secret reference takes exactly one of env or file"

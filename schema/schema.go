@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -73,19 +75,29 @@ type Violation struct {
 }
 
 var (
-	once     sync.Once
-	compiled map[string]*jsonschema.Schema
-	doc      map[string]any
-	errInit  error
+	once      sync.Once
+	published *jsonschema.Schema            // the schema as published
+	compiled  map[string]*jsonschema.Schema // the loader's copy: "" for the whole file, and defs
+	leanDoc   map[string]any                // the loader's copy, for AllowedKeys
+	errInit   error
 )
 
 // defs are the definitions compiled on their own beside the root, from the
-// lean copy of the schema: see ValidateDef.
+// loader's copy of the schema: see ValidateDef.
 var defs = []string{"account", "defaults", "auth"}
 
-const leanID = "https://hubprov.dev/schema/manifest-lean.schema.json"
+const leanID = "https://hubprov.dev/schema/manifest-loader.schema.json"
 
-// leanSchema returns the schema without $defs/auth/allOf.
+// leanSchema returns the loader's copy of the schema. The published schema is
+// shaped for editors (yaml-language-server completes what a oneOf alternative
+// or an if/then branch allows): auth is a oneOf by type, target by platform,
+// a secret is string | {env} | {file}, accounts and defaults are picked by the
+// target's platform. A failed oneOf yields the errors of every alternative, so
+// the loader validates against a copy that accepts a superset and checks the
+// difference in Go with one message per cause: auth keys of every type (the
+// manifest package checks which the type allows), one target mapping whose
+// credentials depend on the platform, one secret mapping, and the accounts and
+// defaults of any platform (the manifest package checks the platform's rules).
 func leanSchema() ([]byte, error) {
 	var d map[string]any
 	if err := json.Unmarshal(raw, &d); err != nil {
@@ -93,17 +105,63 @@ func leanSchema() ([]byte, error) {
 	}
 	d["$id"] = leanID
 	defs, _ := d["$defs"].(map[string]any)
-	auth, _ := defs["auth"].(map[string]any)
-	delete(auth, "allOf")
+	props, _ := d["properties"].(map[string]any)
+	get := func(m any, path ...string) any {
+		for _, k := range path {
+			mm, _ := m.(map[string]any)
+			m = mm[k]
+		}
+		return m
+	}
+	if defs == nil || props == nil || get(defs, "secretEnv", "properties", "env") == nil || get(defs, "authAny") == nil {
+		return nil, errors.New("embedded schema: unexpected shape")
+	}
+	defs["secret"] = map[string]any{
+		"type":                 []any{"string", "object"},
+		"additionalProperties": false,
+		"minProperties":        1,
+		"maxProperties":        1,
+		"properties": map[string]any{
+			"env":  get(defs, "secretEnv", "properties", "env"),
+			"file": get(defs, "secretFile", "properties", "file"),
+		},
+	}
+	defs["auth"] = map[string]any{"$ref": "#/$defs/authAny"}
+	defs["flowAuth"] = map[string]any{"$ref": "#/$defs/authAny"}
+	platform := func(p string) map[string]any {
+		return map[string]any{"required": []any{"platform"}, "properties": map[string]any{"platform": map[string]any{"const": p}}}
+	}
+	defs["target"] = map[string]any{
+		"type":                 "object",
+		"additionalProperties": false,
+		"required":             []any{"platform", "credentials"},
+		"properties": map[string]any{
+			"platform":    map[string]any{"enum": []any{"cloud-elements", "open-connectors", "adobe-flow"}},
+			"baseURL":     map[string]any{"$ref": "#/$defs/baseURL"},
+			"credentials": map[string]any{"type": "object"},
+		},
+		"allOf": []any{
+			map[string]any{
+				"if":   platform("adobe-flow"),
+				"then": map[string]any{"properties": map[string]any{"credentials": map[string]any{"$ref": "#/$defs/flowCredentials"}}},
+				"else": map[string]any{"properties": map[string]any{"credentials": map[string]any{"$ref": "#/$defs/elementsCredentials"}}},
+			},
+			// hint: see manifest's hintFor, "target/allOf/1"
+			map[string]any{"if": platform("open-connectors"), "then": map[string]any{"required": []any{"baseURL"}}},
+		},
+	}
+	props["defaults"] = map[string]any{"$ref": "#/$defs/defaults"}
+	if a, ok := props["accounts"].(map[string]any); ok {
+		a["items"] = map[string]any{"$ref": "#/$defs/account"}
+	}
+	delete(d, "if")
+	delete(d, "then")
+	delete(d, "else")
 	return json.Marshal(d)
 }
 
 func load() {
 	once.Do(func() {
-		if err := json.Unmarshal(raw, &doc); err != nil {
-			errInit = fmt.Errorf("parse embedded schema: %w", err)
-			return
-		}
 		c := jsonschema.NewCompiler()
 		c.Draft = jsonschema.Draft2020
 		c.LoadURL = func(s string) (io.ReadCloser, error) { return nil, fmt.Errorf("remote schema %q refused", s) }
@@ -111,15 +169,17 @@ func load() {
 			errInit = fmt.Errorf("add embedded schema: %w", err)
 			return
 		}
-		// The lean copy drops the auth type conditionals, which cost v5 a failed
-		// "if" per type and account; the manifest package checks them in Go.
 		lean, err := leanSchema()
 		if err != nil {
 			errInit = err
 			return
 		}
 		if err := c.AddResource(leanID, bytes.NewReader(lean)); err != nil {
-			errInit = fmt.Errorf("add lean schema: %w", err)
+			errInit = fmt.Errorf("add the loader's schema: %w", err)
+			return
+		}
+		if err := json.Unmarshal(lean, &leanDoc); err != nil {
+			errInit = fmt.Errorf("parse the loader's schema: %w", err)
 			return
 		}
 		compiled = map[string]*jsonschema.Schema{}
@@ -128,7 +188,11 @@ func load() {
 			errInit = fmt.Errorf("compile schema: %w", err)
 			return
 		}
-		compiled[""] = s
+		published = s
+		if compiled[""], err = c.Compile(leanID); err != nil {
+			errInit = fmt.Errorf("compile the loader's schema: %w", err)
+			return
+		}
 		for _, d := range defs {
 			s, err := c.Compile(leanID + "#/$defs/" + d)
 			if err != nil {
@@ -141,15 +205,24 @@ func load() {
 }
 
 // Validate checks a whole manifest file's value (JSON types only: nil, bool,
-// string, int, int64, float64, []any, map[string]any) against the schema.
-func Validate(v any) ([]Violation, error) { return ValidateDef("", v) }
+// string, int, int64, float64, []any, map[string]any) against the published
+// schema, as an editor or any other JSON Schema validator does.
+func Validate(v any) ([]Violation, error) {
+	load()
+	if errInit != nil {
+		return nil, errInit
+	}
+	return violations(published.Validate(v))
+}
 
-// ValidateDef checks v against the definition $defs/def ("account", "defaults"
-// or "auth"), or against the whole schema when def is empty. The definitions
-// leave out one rule of the whole schema, for speed: which auth keys each auth
-// type allows ($defs/auth/allOf); callers check it themselves. The error is
-// non-nil only when the schema cannot be compiled or v holds a non-JSON type.
-// It is safe for concurrent use.
+// ValidateDef checks v against the loader's copy of the schema (see
+// leanSchema): against its definition $defs/def ("account", "defaults" or
+// "auth"), or against the whole file when def is empty. The copy leaves three
+// kinds of rule of the published schema to the caller: which auth keys each
+// auth type allows, the platform's rules for accounts and defaults (no element
+// on adobe-flow, which takes only oauth2Tokens; no description elsewhere). The
+// error is non-nil only when the schema cannot be compiled or v holds a
+// non-JSON type. It is safe for concurrent use.
 func ValidateDef(def string, v any) ([]Violation, error) {
 	load()
 	if errInit != nil {
@@ -159,7 +232,10 @@ func ValidateDef(def string, v any) ([]Violation, error) {
 	if !ok {
 		return nil, fmt.Errorf("schema: no compiled definition %q", def)
 	}
-	err := s.Validate(v)
+	return violations(s.Validate(v))
+}
+
+func violations(err error) ([]Violation, error) {
 	if err == nil {
 		return nil, nil
 	}
@@ -172,9 +248,18 @@ func ValidateDef(def string, v any) ([]Violation, error) {
 	return out, nil
 }
 
-// collect appends the leaves of the error tree.
+// collect appends the leaves of the error tree. An anyOf or oneOf whose
+// alternatives each failed only on the value's type gives one violation
+// naming every type, as a type list would: "expected string or boolean or
+// number, but got object".
 func collect(e *jsonschema.ValidationError, out *[]Violation) {
 	if len(e.Causes) > 0 {
+		if kw := e.KeywordLocation[strings.LastIndexByte(e.KeywordLocation, '/')+1:]; kw == "anyOf" || kw == "oneOf" {
+			if v, ok := typeOnly(e); ok {
+				*out = append(*out, v)
+				return
+			}
+		}
 		for _, c := range e.Causes {
 			collect(c, out)
 		}
@@ -195,9 +280,15 @@ func collect(e *jsonschema.ValidationError, out *[]Violation) {
 	case kw == "required":
 		v.Keys = quoted(msg)
 	case kw == "maximum" || kw == "minimum" || kw == "exclusiveMaximum" || kw == "exclusiveMinimum":
-		// v5 appends "but found <value>": keep only the rule.
+		// v5 appends "but found <value>": keep only the rule, its bound as written
+		// in the schema (v5 prints 2147483647 as 2.147483647e+09).
 		if i := strings.Index(msg, " but found"); i >= 0 {
 			msg = msg[:i]
+		}
+		if i := strings.LastIndexByte(msg, ' '); i >= 0 {
+			if f, err := strconv.ParseFloat(msg[i+1:], 64); err == nil && f == math.Trunc(f) && math.Abs(f) < 1e15 {
+				msg = msg[:i+1] + strconv.FormatFloat(f, 'f', -1, 64)
+			}
 		}
 	case kw == "maxLength" || kw == "minLength" || kw == "maxItems" || kw == "minItems" || kw == "maxProperties" || kw == "minProperties":
 		if i := strings.Index(msg, ", but got"); i >= 0 {
@@ -210,6 +301,31 @@ func collect(e *jsonschema.ValidationError, out *[]Violation) {
 	v.Keyword = kw
 	v.Message = msg
 	*out = append(*out, v)
+}
+
+// typeOnly merges the alternatives of e when each failed on one type rule at
+// e's own instance location.
+func typeOnly(e *jsonschema.ValidationError) (Violation, bool) {
+	var want []string
+	got := ""
+	for _, c := range e.Causes {
+		var leaves []Violation
+		collect(c, &leaves)
+		if len(leaves) != 1 || leaves[0].Keyword != "type" {
+			return Violation{}, false
+		}
+		exp, g, ok := strings.Cut(strings.TrimPrefix(leaves[0].Message, "expected "), ", but got ")
+		if !ok || c.InstanceLocation != e.InstanceLocation {
+			return Violation{}, false
+		}
+		want, got = append(want, exp), g
+	}
+	loc := e.AbsoluteKeywordLocation
+	if i := strings.IndexByte(loc, '#'); i >= 0 {
+		loc = loc[i:]
+	}
+	return Violation{Path: splitPointer(e.InstanceLocation), Keyword: "type", Location: loc,
+		Message: "expected " + strings.Join(want, " or ") + ", but got " + got}, true
 }
 
 // quoted returns the 'single-quoted' words of a v5 message.
@@ -247,7 +363,7 @@ func splitPointer(p string) []string {
 }
 
 // AllowedKeys returns the property names declared beside the keyword at
-// location (an absolute keyword location such as
+// location in the loader's copy of the schema (an absolute keyword location such as
 // "#/$defs/account/additionalProperties"), sorted; nil when there are none.
 func AllowedKeys(location string) []string {
 	load()
@@ -258,7 +374,7 @@ func AllowedKeys(location string) []string {
 	if len(tokens) == 0 {
 		return nil
 	}
-	var cur any = doc
+	var cur any = leanDoc
 	for _, t := range tokens[:len(tokens)-1] {
 		switch c := cur.(type) {
 		case map[string]any:
