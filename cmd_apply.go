@@ -237,6 +237,9 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 	work := int64(counts[provision.Create] + counts[provision.Update] + counts[provision.Delete])
 	waitProgress := showProgress(ctx, env, s.log, progress, work, isTerminal(env.stderr) && !e.noProgress, stop)
 	out := s.run.Apply(ctx, plan)
+	// The report maps every live account of the manifest, the ones this run
+	// did not manage included, so a partial run never erases a full one's.
+	out.Results = append(out.Results, provision.Unmanaged(plan, s.m.Accounts, s.remote)...)
 	close(stop)
 	waitProgress()
 	if err := journal.Close(); err != nil {
@@ -361,12 +364,15 @@ func lockHolder(started time.Time) provision.LockHolder {
 
 func printSummary(w io.Writer, rep provision.Report, path string) {
 	s := rep.Summary
-	fmt.Fprintf(w, "Done: %d created, %d updated, %d deleted, %d unchanged, %d failed, %d skipped", s.Created, s.Updated, s.Deleted, s.Unchanged, s.Failed, s.Skipped-s.AwaitingConsent)
+	fmt.Fprintf(w, "Done: %d created, %d updated, %d deleted, %d unchanged, %d failed, %d skipped", s.Created, s.Updated, s.Deleted, s.Unchanged, s.Failed, s.Skipped-s.AwaitingConsent-s.NotSelected)
 	if s.AwaitingConsent > 0 {
 		fmt.Fprintf(w, ", %d awaiting-consent", s.AwaitingConsent)
 	}
 	if s.Unhealthy > 0 {
 		fmt.Fprintf(w, ", %d unhealthy", s.Unhealthy)
+	}
+	if s.NotSelected > 0 {
+		fmt.Fprintf(w, ", %d not selected (mapped from the platform)", s.NotSelected)
 	}
 	if s.DuplicatesDeleted > 0 {
 		fmt.Fprintf(w, ", %d duplicate instances deleted", s.DuplicatesDeleted)

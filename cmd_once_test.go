@@ -402,3 +402,67 @@ func TestCrashUnderListLag(t *testing.T) {
 		}
 	}
 }
+
+// TestReportMapsEveryLiveAccount: whatever --select, --shard or destroy
+// chose, the report maps every live account of the manifest to its instance
+// and token; a --select or --shard that matches nothing is exit 3.
+func TestReportMapsEveryLiveAccount(t *testing.T) {
+	demoCredentials(t)
+	ee := newEngineEnv(t, emulator.Options{})
+	m := ee.writeManifest(6, nil)
+	report := filepath.Join(ee.dir, "report.json")
+	if code, _, errs := ee.hubprov("apply", "-f", m, "--report", report); code != exitOK {
+		t.Fatalf("apply: %d\n%s", code, errs)
+	}
+	full := map[string]provision.AccountReport{}
+	for _, a := range readReport(t, report).Accounts {
+		full[a.Name] = a
+	}
+	check := func(what string, gone string) {
+		t.Helper()
+		rep := readReport(t, report)
+		mapped := 0
+		for _, a := range rep.Accounts {
+			if a.Name == gone {
+				if a.Action != provision.Delete || a.Status != provision.Succeeded {
+					t.Errorf("%s: %+v", what, a)
+				}
+				continue
+			}
+			if a.InstanceID != full[a.Name].InstanceID || a.Token != full[a.Name].Token {
+				t.Errorf("%s: %s maps %q, want %q", what, a.Name, a.InstanceID, full[a.Name].InstanceID)
+			}
+			mapped++
+		}
+		if want := len(full) - map[bool]int{true: 1}[gone != ""]; mapped != want {
+			t.Errorf("%s: %d accounts mapped, want %d", what, mapped, want)
+		}
+	}
+	code, out, _ := ee.hubprov("apply", "-f", m, "--report", report, "--select", "portal-0001")
+	if code != exitOK || !strings.Contains(out, "5 not selected") {
+		t.Fatalf("--select: exit %d\n%s", code, out)
+	}
+	check("apply --select", "")
+	if code, _, _ := ee.hubprov("apply", "-f", m, "--report", report, "--shard", "1/3"); code != exitOK {
+		t.Fatalf("--shard: exit %d", code)
+	}
+	check("apply --shard", "")
+	if code, _, errs := ee.hubprov("destroy", "-f", m, "--report", report, "--select", "portal-0002"); code != exitOK {
+		t.Fatalf("destroy --select: exit %d\n%s", code, errs)
+	}
+	check("destroy --select", "portal-0002")
+
+	before := ee.emu.Stats().Requests
+	for _, args := range [][]string{{"apply", "--select", "nope-*"}, {"destroy", "--select", "nope"}, {"plan", "--select", "x"}} {
+		code, _, errs := ee.hubprov(append(args, "-f", m, "--report", report)...)
+		if args[0] == "plan" {
+			code, _, errs = ee.hubprov(append(args, "-f", m)...)
+		}
+		if code != exitInvalid || !strings.Contains(errs, "matches none of the manifest's 6 accounts") {
+			t.Errorf("%v: exit %d\n%s", args, code, errs)
+		}
+	}
+	if n := ee.emu.Stats().Requests; n != before {
+		t.Errorf("a selection of nothing sent %d requests", n-before)
+	}
+}

@@ -141,6 +141,10 @@ func openSession(env *cmdEnv, c *commonFlags, opts provision.Options, emulate bo
 			s.accounts = append(s.accounts, a)
 		}
 	}
+	if len(s.accounts) == 0 && len(m.Accounts) > 0 && (len(c.selectors) > 0 || c.shard != "") {
+		return nil, invalidf("--select/--shard matches none of the manifest's %d accounts; nothing was sent", len(m.Accounts)).
+			withHint("--select takes an account name or a glob (path.Match syntax, quoted for the shell); --shard i/n counts i from 0")
+	}
 	s.baseURL = m.Target.BaseURL
 	if s.baseURL == "" {
 		s.baseURL = defaultBaseURL[m.Target.Platform]

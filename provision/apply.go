@@ -33,6 +33,11 @@ const ReasonAwaitingConsent = "awaiting-consent"
 // finishes it.
 const ReasonInterrupted = "interrupted"
 
+// ReasonNotSelected is the Reason of an account this run did not manage
+// (another --select or --shard, or left by destroy) that has a live instance:
+// the report maps it from the platform's list, nothing was sent for it.
+const ReasonNotSelected = "not-selected"
+
 // Options controls Apply.
 type Options struct {
 	Parallelism    int           // concurrent accounts; default 8

@@ -21,7 +21,9 @@ import (
 // It refuses, naming what differs (reports are numbered from 1 in the order
 // given): a report whose version is not 1; reports whose command, set,
 // platform or base URL differ; an account name that appears more than once
-// (overlapping --select or --shard, or one report given twice). Tokens are
+// (overlapping --select or --shard, or one report given twice), unless all
+// but one of its entries are not-selected (ReasonNotSelected: every report
+// maps the live accounts other shards manage): the managed entry is kept. Tokens are
 // kept: the merged report is a report like the others.
 func MergeReports(reps ...Report) (Report, error) {
 	if len(reps) == 0 {
@@ -80,8 +82,17 @@ func MergeReports(reps ...Report) (Report, error) {
 	accts := make([]AccountReport, 0, total)
 	from := make(map[string]int, total) // account name -> report number, from 1
 	var dups []string
+	at := make(map[string]int, total) // account name -> index in accts
 	for i, r := range reps {
 		for _, a := range r.Accounts {
+			if _, ok := from[a.Name]; ok && (a.Reason == ReasonNotSelected || accts[at[a.Name]].Reason == ReasonNotSelected) {
+				// Each shard's report maps the other shards' live accounts
+				// too: the entry of the shard that managed it wins.
+				if accts[at[a.Name]].Reason == ReasonNotSelected && a.Reason != ReasonNotSelected {
+					accts[at[a.Name]], from[a.Name] = a, i+1
+				}
+				continue
+			}
 			if j, ok := from[a.Name]; ok {
 				if j == i+1 {
 					dups = append(dups, fmt.Sprintf("%s (twice in report %d)", a.Name, j))
@@ -91,6 +102,7 @@ func MergeReports(reps ...Report) (Report, error) {
 				continue
 			}
 			from[a.Name] = i + 1
+			at[a.Name] = len(accts)
 			accts = append(accts, a)
 		}
 	}

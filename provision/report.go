@@ -1,6 +1,8 @@
 package provision
 
 import (
+	"github.com/hubprov/hubprov/manifest"
+
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -57,6 +59,9 @@ type Summary struct {
 	// AwaitingConsent counts the skipped oauth2 accounts without a code and
 	// without an instance: nothing was sent for them.
 	AwaitingConsent int `json:"awaitingConsent"`
+	// NotSelected counts the skipped accounts this run did not manage, mapped
+	// to their live instance from the platform's list.
+	NotSelected int `json:"notSelected"`
 }
 
 // AccountReport is one account's line in the report. Token is the instance
@@ -102,8 +107,11 @@ func summarize(accts []AccountReport) Summary {
 			s.Failed++
 		case Skipped:
 			s.Skipped++
-			if a.Reason == ReasonAwaitingConsent {
+			switch a.Reason {
+			case ReasonAwaitingConsent:
 				s.AwaitingConsent++
+			case ReasonNotSelected:
+				s.NotSelected++
 			}
 		case Unhealthy:
 			s.Unhealthy++
@@ -315,6 +323,33 @@ func (r Report) KnownInstances() map[string]string {
 			continue
 		}
 		out[a.Name] = a.InstanceID
+	}
+	return out
+}
+
+// Unmanaged returns, as results skipped with ReasonNotSelected, the accounts of the manifest that
+// the plan did not manage (another --select or --shard, or destroy, which
+// leaves them) and that have a live instance of the set in remote (the
+// oldest, when there are several), so that the report written at a path maps
+// every live account of the manifest to its instance and token.
+func Unmanaged(plan Plan, accounts []manifest.Account, remote []Instance) []Result {
+	managed := map[string]bool{}
+	for _, c := range plan.Changes {
+		managed[c.Name] = true
+	}
+	byName := map[string][]Instance{}
+	for _, in := range remote {
+		if in.Set == plan.Set {
+			byName[in.Name] = append(byName[in.Name], in)
+		}
+	}
+	var out []Result
+	for _, a := range accounts {
+		if managed[a.Name] || len(byName[a.Name]) == 0 {
+			continue
+		}
+		in := Oldest(byName[a.Name])
+		out = append(out, Result{Name: a.Name, Element: a.Element, Action: Unchanged, Status: Skipped, Reason: ReasonNotSelected, InstanceID: in.ID, Token: in.Token})
 	}
 	return out
 }
