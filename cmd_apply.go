@@ -24,6 +24,7 @@ type engineFlags struct {
 	junit       string
 	emulate     bool
 	noProgress  bool
+	quiet       bool
 	lockTimeout time.Duration
 }
 
@@ -36,7 +37,7 @@ type policyFlags struct {
 }
 
 func (p *policyFlags) register(fs *flag.FlagSet) {
-	fs.Float64Var(&p.rate, "rate", 0, "requests per second for the whole run (0: unlimited, but slowing down on 429 and 503)")
+	fs.Float64Var(&p.rate, "rate", 0, "`R` requests per second for the whole run (0: unlimited, but slowing down on 429 and 503)")
 	fs.IntVar(&p.maxAttempts, "max-attempts", 5, "attempts per request (listing pages and lookups included) before the request fails")
 	fs.DurationVar(&p.requestTimeout, "request-timeout", 60*time.Second, "time limit of one request, its answer included")
 }
@@ -59,11 +60,12 @@ func (p *policyFlags) options() (provision.Options, error) {
 func (e *engineFlags) register(fs *flag.FlagSet) {
 	e.policyFlags.register(fs)
 	fs.IntVar(&e.parallelism, "parallelism", 8, "accounts processed at once")
-	fs.StringVar(&e.maxFailures, "max-failures", "", "abort the rest of the run when more than `N` accounts (or P% of them) have failed")
-	fs.StringVar(&e.report, "report", "hubprov-report.json", "where to write the report (mode 0600); its journal is PATH.journal")
-	fs.StringVar(&e.junit, "junit", "", "also write a JUnit XML file with one test case per account")
+	fs.StringVar(&e.maxFailures, "max-failures", "", "abort the rest of the run when more than N accounts (or P% of them) have failed (`N|P%`)")
+	fs.StringVar(&e.report, "report", "hubprov-report.json", "write the report to `PATH` (mode 0600); its journal is PATH.journal")
+	fs.StringVar(&e.junit, "junit", "", "also write a JUnit XML file at `PATH` with one test case per account")
 	fs.BoolVar(&e.emulate, "emulate", false, "run against a built-in emulator on a random loopback port (state kept in "+emulatorState+")")
 	fs.BoolVar(&e.noProgress, "no-progress", false, "no progress bar; a log line every few seconds instead")
+	fs.BoolVar(&e.quiet, "quiet", false, "print nothing on stdout (no plan, no summary); logs and errors still go to stderr, the report to --report")
 	fs.DurationVar(&e.lockTimeout, "lock-timeout", 0, "wait up to `D` for another run holding the same report (PATH.lock) to finish (0: refuse at once)")
 }
 
@@ -220,8 +222,12 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 	if err := check(&plan); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "%s: set %q on %s (%s), %d accounts\n", command, s.m.Set, s.m.Target.Platform, s.baseURL, len(s.accounts))
-	_ = plan.WriteText(env.stdout, false)
+	stdout := env.stdout
+	if e.quiet {
+		stdout = io.Discard
+	}
+	fmt.Fprintf(stdout, "%s: set %q on %s (%s), %d accounts\n", command, s.m.Set, s.m.Target.Platform, s.baseURL, len(s.accounts))
+	_ = plan.WriteText(stdout, false)
 
 	journal, err := s.openJournal(journalPath)
 	if err != nil {
@@ -289,6 +295,10 @@ func (e *engineFlags) lock(ctx context.Context, started time.Time) (release func
 // the summary, and returns the error the run exits with: apply, destroy and
 // consent end the same way.
 func finishRun(ctx context.Context, env *cmdEnv, s *session, command string, started time.Time, e *engineFlags, journalPath string, out provision.Outcome) error {
+	stdout := env.stdout
+	if e.quiet {
+		stdout = io.Discard
+	}
 	var tokens []string
 	for _, r := range out.Results {
 		if r.Token.Resolved() {
@@ -298,13 +308,13 @@ func finishRun(ctx context.Context, env *cmdEnv, s *session, command string, sta
 	s.redactor.add(tokens...)
 
 	run := provision.RunInfo{
-		Command: command, StartedAt: started, FinishedAt: time.Now().UTC(), HubprovVersion: version,
+		Command: command, StartedAt: started, FinishedAt: time.Now().UTC(), HubprovVersion: hubprovVersion(),
 		Platform: string(s.m.Target.Platform), BaseURL: s.baseURL, Set: s.m.Set,
 	}
 	run.Manifests = manifestFiles(s)
 	rep := provision.NewReport(run, out)
 	if err := safefile.WriteAtomic(e.report, rep.WriteJSON); err != nil {
-		printSummary(env.stdout, rep, "(not written)")
+		printSummary(stdout, rep, "(not written)")
 		return abortedf("the report could not be written: %v", err).
 			withHint("a rerun of the same command rebuilds it from the platform: every instance is listed with its id and token, and nothing is created twice")
 	}
@@ -313,7 +323,7 @@ func finishRun(ctx context.Context, env *cmdEnv, s *session, command string, sta
 			return failuresf("%v", err)
 		}
 	}
-	printSummary(env.stdout, rep, e.report)
+	printSummary(stdout, rep, e.report)
 	switch {
 	case out.Aborted != "":
 		if out.AbortClass == provision.Canceled {

@@ -26,7 +26,7 @@ Cloud Elements and Open Connectors only: adobe-flow has no consent URL.`, env)
 	var pol policyFlags
 	c.register(fs)
 	pol.register(fs)
-	format := fs.String("format", "csv", "output format: csv (with a header row) or json (an array of {account, element, url})")
+	format := fs.String("format", "csv", "output `FORMAT`: csv (with a header row) or json (an array of {account, element, url})")
 	parallelism := fs.Int("parallelism", 8, "requests at once")
 	emulate := fs.Bool("emulate", false, "ask the built-in emulator on a random loopback port instead of the platform (state kept in "+emulatorState+")")
 	if err := parseFlags(fs, env, args); err != nil {

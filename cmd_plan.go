@@ -21,7 +21,7 @@ exactly that plan, or refuses if the manifests or the platform moved in between.
 	c.register(fs)
 	pol.register(fs)
 	prune := fs.Bool("prune", false, "also plan deleting instances of this set that the manifest no longer lists")
-	format := fs.String("format", "text", "output format: text, json (the saved-plan document; its JSON Schema: hubprov schema plan) or markdown (a summary table and per-account details for a pull-request comment)")
+	format := fs.String("format", "text", "output `FORMAT`: text, json (the saved-plan document; its JSON Schema: hubprov schema plan) or markdown (a summary table and per-account details for a pull-request comment)")
 	asJSON := fs.Bool("json", false, "print the plan as JSON (the same as --format json): the document --out saves")
 	out := fs.String("out", "", "also save the plan to `FILE` for 'hubprov apply FILE' (no secret values)")
 	verbose := fs.Bool("verbose", false, "also list unchanged accounts (text format)")
@@ -59,7 +59,7 @@ exactly that plan, or refuses if the manifests or the platform moved in between.
 	}
 	// --json prints the document --out saves: one plan format (hubprov schema plan).
 	sp := plan.Save(provision.SavedPlan{
-		CreatedAt: time.Now().UTC(), HubprovVersion: version, BaseURL: s.baseURL, Emulated: *emulate,
+		CreatedAt: time.Now().UTC(), HubprovVersion: hubprovVersion(), BaseURL: s.baseURL, Emulated: *emulate,
 		Manifests: manifestFiles(s), Prune: *prune, Select: c.selectors, Shard: c.shard,
 	})
 	if *out != "" {

@@ -15,8 +15,8 @@ func runValidate(_ context.Context, env *cmdEnv, args []string) error {
 		"Checks manifests against the JSON Schema and the domain rules, and reports every problem at once\n"+
 			"as file:line:col. Sends nothing anywhere. Exit 0 when valid (warnings allowed), 3 when invalid.", env)
 	var files stringList
-	fs.Var(&files, "f", "a manifest `file or folder` (its *.yaml and *.yml files); repeatable; the files of one set form one run")
-	format := fs.String("format", "text", "output `format`: text (file:line:col: severity: message, then a hint), json (an array), github (workflow annotations)")
+	fs.Var(&files, "f", "a manifest `FILE|FOLDER` (its *.yaml and *.yml files); repeatable; the files of one set form one run")
+	format := fs.String("format", "text", "output `FORMAT`: text (file:line:col: severity: message, then a hint), json (an array), github (workflow annotations)")
 	resolve := fs.Bool("resolve-secrets", false, "also resolve every {env: NAME} and {file: PATH} secret reference, as plan and apply do")
 	secretsDir := fs.String("secrets-dir", "", "with --resolve-secrets, also read {file: PATH} secrets with an absolute PATH under `DIR`, as plan and apply do")
 	strict := fs.Bool("strict", false, "treat warnings as errors (exit 3)")

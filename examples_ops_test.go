@@ -528,6 +528,10 @@ func checkValue(typ, v string) string {
 	if strings.Contains(v, "$") {
 		return ""
 	}
+	// --help's placeholders: N an integer, NUM and R a number, D a duration.
+	if t, ok := map[string]string{"N": "int", "NUM": "float", "R": "float", "D": "duration"}[typ]; ok {
+		typ = t
+	}
 	var err error
 	switch typ {
 	case "int", "int64":
@@ -563,9 +567,9 @@ func commandHelp(cmd []string) (string, error) {
 	return out.String(), nil
 }
 
-// helpFlagLine is a flag's first line in flag.PrintDefaults output: "  -name",
-// then " type" unless boolean, then a tab and the usage when the name is short.
-var helpFlagLine = regexp.MustCompile(`^  -([^\s=]+)( [^\t]+)?(\t.*)?$`)
+// helpFlagLine is a flag's first line in --help: "  --name" (or "  -f"),
+// then " ARG" unless boolean; the usage follows on the next line.
+var helpFlagLine = regexp.MustCompile(`^  --?([^\s=-][^\s=]*)( \S+)?$`)
 
 // helpFlags returns the flags listed by a --help output, each with its type
 // ("bool" when PrintDefaults shows none).

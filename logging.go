@@ -173,14 +173,14 @@ func scanLogFlags(args []string) logFlags {
 
 // register declares the flags on fs, checking their values.
 func (lf *logFlags) register(fs *flag.FlagSet) {
-	fs.Func("log-format", "log format on stderr: console or json (default: console on a terminal, json otherwise)", func(v string) error {
+	fs.Func("log-format", "log `FORMAT` on stderr: console or json (default: console on a terminal, json otherwise)", func(v string) error {
 		if v != "console" && v != "json" {
 			return fmt.Errorf("want console or json")
 		}
 		lf.format = v
 		return nil
 	})
-	fs.Func("log-level", "log level: debug, info, warn or error (default info)", func(v string) error {
+	fs.Func("log-level", "log `LEVEL`: debug, info, warn or error (default info)", func(v string) error {
 		if _, err := zerolog.ParseLevel(v); err != nil || v == "" || v == "trace" || v == "fatal" || v == "panic" || v == "disabled" {
 			return fmt.Errorf("want debug, info, warn or error")
 		}

@@ -4,10 +4,13 @@ package main
 
 import (
 	"context"
+	"flag"
 	"io"
 	"os"
 
 	"github.com/rs/zerolog"
+
+	"github.com/hubprov/hubprov/manifest"
 )
 
 // Exit codes, the same for every command (README "Exit codes"). exitCode in
@@ -41,6 +44,7 @@ var commands = []command{
 	{"consent", "serve the OAuth redirect URI: create each oauth2 account's instance when its owner approves", runConsent},
 	{"report", "work with report files: merge the reports of shards into one", runReport},
 	{"emulate", "serve a local emulator of the three platform APIs", runEmulate},
+	{"completion", "print a shell completion script: bash, zsh or fish", runCompletion},
 	{"version", "print version, commit and Go version", runVersion},
 }
 
@@ -62,6 +66,8 @@ type cmdEnv struct {
 	redactor       *redactor // every known secret value, scrubbed from stderr
 	// abandon is done at a second interrupt: requests in flight are cut off.
 	abandon context.Context
+	// flagSet is the flag set the command made last (completion reads it).
+	flagSet *flag.FlagSet
 }
 
 // run runs the command args name and returns the process's exit code.
@@ -87,9 +93,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	c := lookup(name)
 	if c == nil {
-		code := env.ui.exit("", invalidf("unknown command %q", name))
-		usage(env.stderr)
-		return code
+		var names []string
+		for _, c := range commands {
+			names = append(names, c.name)
+		}
+		e := invalidf("unknown command %q", name)
+		if s := manifest.Closest(name, names); s != "" {
+			e.withHint("did you mean 'hubprov %s'?", s)
+		}
+		return env.ui.exit("", e.withHint("run 'hubprov --help' for the commands"))
 	}
 	return env.ui.exit(c.name, c.run(ctx, env, args[1:]))
 }

@@ -36,8 +36,8 @@ type commonFlags struct {
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
-	fs.Var(&c.files, "f", "manifest file or folder (all *.yaml and *.yml inside); repeatable")
-	fs.Var(&c.selectors, "select", "only accounts whose name matches NAME or GLOB (path.Match syntax); repeatable")
+	fs.Var(&c.files, "f", "a manifest `FILE|FOLDER` (a folder: all *.yaml and *.yml inside); repeatable")
+	fs.Var(&c.selectors, "select", "only accounts whose name matches `NAME|GLOB` (path.Match syntax); repeatable")
 	fs.StringVar(&c.shard, "shard", "", "only shard `i/n` of the accounts (a stable hash partition, i from 0), for n parallel jobs")
 	fs.StringVar(&c.secretsDir, "secrets-dir", "", "also read {file: PATH} secrets with an absolute PATH under `DIR` (otherwise only relative paths inside the manifest's folder)")
 	c.log.register(fs)

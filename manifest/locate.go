@@ -132,7 +132,7 @@ func violationProblems(file string, n *yaml.Node, prefix []string, prefixSeq []b
 					continue
 				}
 				h := "allowed keys here: " + strings.Join(allowed, ", ")
-				if s := closest(k, allowed); s != "" {
+				if s := Closest(k, allowed); s != "" {
 					h = fmt.Sprintf("did you mean %q? allowed keys here: %s", s, strings.Join(allowed, ", "))
 				}
 				if len(allowed) == 0 {
@@ -200,8 +200,9 @@ func hintFor(v schema.Violation) string {
 	return ""
 }
 
-// closest returns the allowed key nearest to k by edit distance, if near enough.
-func closest(k string, allowed []string) string {
+// Closest returns the entry of allowed nearest to k (case aside, at most two
+// edits away), or "": the "did you mean" of an unknown key, command or flag.
+func Closest(k string, allowed []string) string {
 	best, bestD := "", 3
 	lk := strings.ToLower(k)
 	for _, a := range allowed {
