@@ -15,9 +15,9 @@ func TestParseBuildInfo(t *testing.T) {
 		{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: "0123456789abcdef"}, {Key: "vcs.modified", Value: "true"},
 	}}
 	for _, c := range []struct {
-		name         string
-		info         *debug.BuildInfo
-		ldV, ldC     string
+		name     string
+		info     *debug.BuildInfo
+		ldV, ldC string
 		want     buildInfo
 	}{
 		{"go install @v1.2.3", installed, "", "", buildInfo{Version: "v1.2.3", Commit: "unknown", Go: "go1.26.8"}},
