@@ -246,3 +246,58 @@ func TestHundredMegabyteAnswer(t *testing.T) {
 		t.Errorf("the run allocated %d MiB for five 100 MB answers", alloc>>20)
 	}
 }
+
+// endlessListServer answers every list page with `size` fresh instances and
+// a fresh next-page token, for ever; with total >= 0 it announces that total.
+func endlessListServer(t *testing.T, size, total int) (string, *atomic.Int64) {
+	t.Helper()
+	pages := new(atomic.Int64)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := pages.Add(1)
+		var items []string
+		for i := range size {
+			items = append(items, fmt.Sprintf(`{"id":%d,"name":"p-%d-%d","element":{"key":"hubspot"},"tags":["hubprov:set=acme"],"valid":true}`, n*1000+int64(i), n, i))
+		}
+		w.Header().Set("Elements-Next-Page-Token", fmt.Sprintf("page-%d", n))
+		if total >= 0 {
+			w.Header().Set("Elements-Total-Count", strconv.Itoa(total))
+		}
+		_, _ = io.WriteString(w, "["+strings.Join(items, ",")+"]")
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/elements/api-v2", pages
+}
+
+// TestEndlessPagination reproduces a listing that ran 11,017 pages in 40 s
+// (825 MB and climbing): a fresh page token every time ends in an error,
+// exit 4, after the pages the announced total allows, or at the page ceiling
+// when the platform announces none.
+func TestEndlessPagination(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		size, total     int
+		maxPagesFetched int64
+	}{
+		{"a total of 5", 2, 5, 4},
+		{"no total", 1, -1, 1500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base, pages := endlessListServer(t, tc.size, tc.total)
+			ee := hostileEnv(t, base)
+			m := ee.writeManifest(2, nil)
+			var m0, m1 runtime.MemStats
+			runtime.ReadMemStats(&m0)
+			code, _, errs := ee.hubprov("plan", "-f", m)
+			runtime.ReadMemStats(&m1)
+			if alloc := m1.TotalAlloc - m0.TotalAlloc; alloc > 256<<20 {
+				t.Errorf("the listing allocated %d MiB", alloc>>20)
+			}
+			if code != exitAborted || !strings.Contains(errs, "the listing does not end") {
+				t.Fatalf("exit %d, want 4 with the listing stopped\n%s", code, errs)
+			}
+			if n := pages.Load(); n > tc.maxPagesFetched {
+				t.Errorf("%d pages fetched, want at most %d", n, tc.maxPagesFetched)
+			}
+		})
+	}
+}
