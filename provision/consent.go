@@ -344,8 +344,12 @@ func (s *ConsentServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	if r.Method != http.MethodGet && (r.Method != http.MethodHead || r.URL.Path == "/callback") {
+		// A HEAD of the callback (a link checker) must not spend the code.
 		h.Set("Allow", "GET, HEAD")
+		if r.URL.Path == "/callback" {
+			h.Set("Allow", "GET")
+		}
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}

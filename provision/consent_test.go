@@ -609,6 +609,18 @@ func TestConsentOperatorPage(t *testing.T) {
 	if res.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST /callback: %d", res.StatusCode)
 	}
+	cb := rig.consent(t, urlOf(t, rig.pending(t), "portal-000"), "approve")
+	res, err = plainClient.Head(cb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusMethodNotAllowed || b.emu.Stats().Creates != 0 {
+		t.Errorf("HEAD /callback: %d, %d creates", res.StatusCode, b.emu.Stats().Creates)
+	}
+	if a := get(t, cb); a.status != 200 {
+		t.Errorf("GET after a HEAD: %d", a.status)
+	}
 }
 
 // TestConsentURLsRefreshed: a consent URL older than half the state's
