@@ -315,8 +315,11 @@ func finishRun(ctx context.Context, env *cmdEnv, s *session, command string, sta
 	rep := provision.NewReport(run, out)
 	if err := safefile.WriteAtomic(e.report, rep.WriteJSON); err != nil {
 		printSummary(stdout, rep, "(not written)")
-		return abortedf("the report could not be written: %v", err).
-			withHint("a rerun of the same command rebuilds it from the platform: every instance is listed with its id and token, and nothing is created twice")
+		ce := abortedf("the report could not be written: %v", err)
+		if out.AbortClass == provision.ClassJournal {
+			ce = abortedf("aborted: %s; and the report could not be written: %v", s.scrub(out.Aborted), err).withHint("%s", journalHint(journalPath))
+		}
+		return ce.withHint("a rerun of the same command rebuilds the report from the platform: every instance is listed with its id and token, and nothing is created twice")
 	}
 	if e.junit != "" {
 		if err := safefile.WriteAtomic(e.junit, rep.WriteJUnit); err != nil {
