@@ -22,9 +22,14 @@ func Forms(v string) []string {
 	if v == "" {
 		return nil
 	}
+	if plain(v) {
+		return []string{v} // every encoding leaves it as it is
+	}
 	var out []string
+	seen := map[string]bool{}
 	add := func(f string) {
-		if f != "" && !slices.Contains(out, f) {
+		if f != "" && !seen[f] {
+			seen[f] = true
 			out = append(out, f)
 		}
 	}
@@ -46,16 +51,49 @@ func Forms(v string) []string {
 	return out
 }
 
+// plain reports whether every encoding leaves v unchanged: letters, digits
+// and - _ . ~ only.
+func plain(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
+var htmlBase = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
 // htmlForms returns v HTML-escaped: & < > always; quotes as each common
 // encoder writes them (Go &#34; &#39;, Python &quot; &#x27;, PHP &quot;
 // &#039;, or left alone); "/" as is or as &#x2F;.
 func htmlForms(v string) []string {
+	if !strings.ContainsAny(v, `&<>"'/`) {
+		return []string{v}
+	}
+	base := htmlBase.Replace(v)
+	dqs, sqs := []string{`"`}, []string{"'"}
+	if strings.Contains(v, `"`) {
+		dqs = []string{"&#34;", "&quot;", `"`}
+	}
+	if strings.Contains(v, "'") {
+		sqs = []string{"&#39;", "&#x27;", "&#039;", "&apos;", "'"}
+	}
 	var out []string
-	base := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(v)
-	for _, dq := range []string{"&#34;", "&quot;", `"`} {
-		for _, sq := range []string{"&#39;", "&#x27;", "&#039;", "&apos;", "'"} {
-			h := strings.NewReplacer(`"`, dq, "'", sq).Replace(base)
-			out = append(out, h, strings.ReplaceAll(h, "/", "&#x2F;"))
+	for _, dq := range dqs {
+		for _, sq := range sqs {
+			h := base
+			if dq != `"` {
+				h = strings.ReplaceAll(h, `"`, dq)
+			}
+			if sq != "'" {
+				h = strings.ReplaceAll(h, "'", sq)
+			}
+			out = append(out, h)
+			if strings.Contains(h, "/") {
+				out = append(out, strings.ReplaceAll(h, "/", "&#x2F;"))
+			}
 		}
 	}
 	return out
@@ -65,6 +103,9 @@ func htmlForms(v string) []string {
 // and without HTML escaping, and with upper-case hex escapes as other
 // encoders write them.
 func jsonForms(v string) []string {
+	if !needsJSONEscape(v) {
+		return []string{v}
+	}
 	var out []string
 	for _, escapeHTML := range []bool{true, false} {
 		var b strings.Builder
@@ -78,6 +119,16 @@ func jsonForms(v string) []string {
 		out = append(out, s, upperUnicode(s))
 	}
 	return out
+}
+
+// needsJSONEscape reports whether encoding/json writes v other than as is.
+func needsJSONEscape(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return true
+		}
+	}
+	return false
 }
 
 // upperUnicode writes the hex digits of \uXXXX escapes in upper case.
@@ -101,10 +152,14 @@ func upperUnicode(s string) string {
 
 // lowerHex writes the hex digits of %XX escapes in lower case.
 func lowerHex(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		if s[i] == '%' && i+3 <= len(s) {
-			b.WriteString("%" + strings.ToLower(s[i+1:i+3]))
+			b.WriteByte('%')
+			b.WriteString(strings.ToLower(s[i+1 : i+3]))
 			i += 2
 			continue
 		}
