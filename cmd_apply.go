@@ -309,7 +309,7 @@ func finishRun(ctx context.Context, env *cmdEnv, s *session, command string, sta
 
 	run := provision.RunInfo{
 		Command: command, StartedAt: started, FinishedAt: time.Now().UTC(), HubprovVersion: hubprovVersion(),
-		Platform: string(s.m.Target.Platform), BaseURL: s.baseURL, Set: s.m.Set,
+		Platform: string(s.m.Target.Platform), BaseURL: s.journalTarget().BaseURL, Set: s.m.Set,
 	}
 	run.Manifests = manifestFiles(s)
 	rep := provision.NewReport(run, out)

@@ -142,12 +142,3 @@ func TestCrashAndRerunCreatesEachAccountOnce(t *testing.T) {
 		}
 	}
 }
-
-func TestMain(m *testing.M) {
-	defaultLogFormat = "console"
-	code := m.Run()
-	if builtBin != "" {
-		os.RemoveAll(filepath.Dir(builtBin))
-	}
-	os.Exit(code)
-}

@@ -94,39 +94,6 @@ func demoCredentials(t *testing.T) {
 	t.Setenv("HUBPROV_TEST_ORG", "demo-org")
 }
 
-func TestApplyTwiceThenPruneWithMaxDeletes(t *testing.T) {
-	demoCredentials(t)
-	ee := newEngineEnv(t, emulator.Options{})
-	m := ee.writeManifest(6, nil)
-	report := filepath.Join(ee.dir, "report.json")
-	code, out, errs := ee.hubprov("apply", "-f", m, "--report", report, "--no-progress")
-	if code != exitOK || !strings.Contains(out, "Plan: 6 to create") || !strings.Contains(out, "Report: "+report) {
-		t.Fatalf("first apply: exit %d\n%s\n%s", code, out, errs)
-	}
-	code, out, _ = ee.hubprov("apply", "-f", m, "--report", report, "--no-progress")
-	if code != exitOK || !strings.Contains(out, `No changes: 6 accounts of set "acme" are up to date.`) {
-		t.Fatalf("second apply: exit %d\n%s", code, out)
-	}
-	if rep := readReport(t, report); rep.Summary.Unchanged != 6 || rep.Summary.Created != 0 {
-		t.Fatalf("second report: %+v", rep.Summary)
-	}
-
-	// Drop four accounts: with --max-deletes 3 the run refuses before any change.
-	m = ee.writeManifest(2, nil)
-	before := ee.emu.Stats()
-	code, _, errs = ee.hubprov("apply", "-f", m, "--prune", "--max-deletes", "3", "--report", report)
-	if code != exitInvalid || !strings.Contains(errs, "4 deletions planned, more than --max-deletes 3: nothing was changed") {
-		t.Fatalf("--max-deletes: exit %d\n%s", code, errs)
-	}
-	if after := ee.emu.Stats(); after.Deletes != before.Deletes || after.Creates != before.Creates || after.Updates != before.Updates || after.CEInstances != 6 {
-		t.Fatalf("the refused run changed something: %+v", after)
-	}
-	code, out, errs = ee.hubprov("apply", "-f", m, "--prune", "--max-deletes", "4", "--report", report)
-	if code != exitOK || !strings.Contains(out, "Done: 0 created, 0 updated, 4 deleted, 2 unchanged") {
-		t.Fatalf("prune: exit %d\n%s\n%s", code, out, errs)
-	}
-}
-
 func TestRejectedCredentialsExit4WithHint(t *testing.T) {
 	t.Setenv("HUBPROV_TEST_USER", "not-the-user")
 	t.Setenv("HUBPROV_TEST_ORG", "demo-org")

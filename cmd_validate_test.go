@@ -81,33 +81,6 @@ func TestValidateGolden(t *testing.T) {
 	}
 }
 
-// TestValidateFormats checks the json and github formats.
-func TestValidateFormats(t *testing.T) {
-	code, out, _ := runCLI(t, "validate", "--format", "json", "-f", "testdata/manifests/many-problems.yaml")
-	var probs []map[string]any
-	if err := json.Unmarshal([]byte(out), &probs); err != nil || code != exitInvalid || len(probs) < 5 {
-		t.Fatalf("json: exit %d, %v\n%s", code, err, out)
-	}
-	if probs[0]["file"] != "testdata/manifests/many-problems.yaml" || probs[0]["line"] != 8.0 || probs[0]["column"] != 3.0 || probs[0]["severity"] != "error" {
-		t.Errorf("json: first problem %v", probs[0])
-	}
-
-	code, out, _ = runCLI(t, "validate", "--format", "github", "-f", "testdata/manifests/apikey-sunset.yaml")
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != exitInvalid || len(lines) != 2 ||
-		!strings.HasPrefix(lines[0], "::error file=testdata/manifests/apikey-sunset.yaml,line=3,col=1::unknown key \"bogus\"%0Ahint: ") ||
-		!strings.HasPrefix(lines[1], "::warning file=testdata/manifests/apikey-sunset.yaml,line=13,col=13::accounts[0] (acme) auth.type: HubSpot stopped") {
-		t.Errorf("github: exit %d\n%s", code, out)
-	}
-
-	if code, _, _ := runCLI(t, "validate", "--format", "xml", "-f", "examples/"); code != exitInvalid {
-		t.Errorf("unknown format: exit %d", code)
-	}
-	if code, _, _ := runCLI(t, "validate"); code != exitInvalid {
-		t.Errorf("no -f: exit %d", code)
-	}
-}
-
 // TestValidateHelp: --help explains every flag and exits 0.
 func TestValidateHelp(t *testing.T) {
 	code, out, _ := runCLI(t, "validate", "--help")
