@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ type progressState struct {
 	created, updated, deleted, failed int64
 	work, workDone                    int64 // accounts that need requests, and those of them finished
 	retries, throttled                int64
+	pace                              float64 // requests per second the run is paced at; +Inf when not pacing
 	elapsed                           time.Duration
 	pause                             string // why the whole run is paused; "" when it is not
 	interrupted, final                bool
@@ -38,6 +40,11 @@ func snapshot(p *provision.Progress, work int64, elapsed time.Duration, interrup
 		created: p.Created.Load(), updated: p.Updated.Load(), deleted: p.Deleted.Load(), failed: p.Bad.Load(),
 		work: work, retries: p.Retries.Load(), throttled: p.Throttled.Load(),
 		elapsed: elapsed, interrupted: interrupted, final: final,
+	}
+	rc := p.Rate()
+	s.pace = rc.Pace
+	if rc.PauseReason != "" {
+		s.pause = fmt.Sprintf("%s (%s left)", rc.PauseReason, time.Until(rc.PauseUntil).Round(100*time.Millisecond))
 	}
 	s.workDone = min(work, s.created+s.updated+s.deleted+s.failed)
 	return s
@@ -62,6 +69,15 @@ func (s progressState) eta() (time.Duration, bool) {
 		return 0, false
 	}
 	return time.Duration(float64(left) / r * float64(time.Second)).Round(time.Second), true
+}
+
+// paceField shows the pace the run keeps to (requests per second), once the
+// rate control paces at all; "" while it does not.
+func paceField(s progressState) string {
+	if s.pace <= 0 || math.IsInf(s.pace, 1) || s.final {
+		return ""
+	}
+	return "pace " + formatRate(s.pace) + " req/s"
 }
 
 // renderBar renders s in fewer than width columns (the last column is left
@@ -113,6 +129,7 @@ func renderBar(s progressState, width int) string {
 		{nonzero(s.skipped, "skipped"), 5, ""},
 		{nonzero(s.retries, "retries"), 7, ""},
 		{nonzero(s.throttled, "throttled"), 7, ""},
+		{paceField(s), 7, ""},
 		{rate, 4, ""},
 		{pause, 2, "paused"},
 		{interrupted, 1, "interrupted"},
@@ -207,6 +224,12 @@ func showProgress(ctx context.Context, env *cmdEnv, log zerolog.Logger, p *provi
 					Int64("failed", s.failed).Int64("skipped", s.skipped).
 					Int64("retries", s.retries).Int64("throttled", s.throttled).
 					Str("rate", formatRate(s.rate())+"/s")
+				if f := paceField(s); f != "" {
+					ev = ev.Str("pace", formatRate(s.pace)+"/s")
+				}
+				if s.pause != "" {
+					ev = ev.Str("paused", s.pause)
+				}
 				if eta, ok := s.eta(); ok {
 					ev = ev.Str("eta", eta.String())
 				}

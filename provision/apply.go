@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -109,6 +110,30 @@ type Progress struct {
 	Skipped atomic.Int64
 	// Retries counts retried attempts; Throttled the 429 and 503 answers.
 	Retries, Throttled atomic.Int64
+
+	rate atomic.Pointer[RateState]
+}
+
+// RateState is the run's rate control, as a progress display shows it.
+type RateState struct {
+	Pace        float64   // requests per second the run is paced at; +Inf when not pacing
+	PauseReason string    // why the whole run is paused; empty when it is not
+	PauseUntil  time.Time // when the pause ends
+}
+
+// Rate returns the run's rate control now.
+func (p *Progress) Rate() RateState {
+	if s := p.rate.Load(); s != nil {
+		return *s
+	}
+	return RateState{Pace: math.Inf(1)}
+}
+
+func (p *Progress) setRate(pace float64, reason string, until time.Time) {
+	if s := p.rate.Load(); s != nil && s.Pace == pace && s.PauseReason == reason && s.PauseUntil.Equal(until) {
+		return
+	}
+	p.rate.Store(&RateState{Pace: pace, PauseReason: reason, PauseUntil: until})
 }
 
 // ClassBudget marks a run aborted by --max-failures.
@@ -135,18 +160,27 @@ func (run *Run) Apply(ctx context.Context, plan Plan) Outcome {
 	}
 
 	g := new(errgroup.Group)
-	g.SetLimit(opts.Parallelism)
+	g.SetLimit(accountsInProgress(opts.Parallelism))
+	active := make(chan struct{}, opts.Parallelism)
 	for i := range plan.Changes {
+		if stopCtx.Err() == nil {
+			select {
+			case active <- struct{}{}:
+			case <-stopCtx.Done():
+			}
+		}
 		if stopCtx.Err() != nil {
 			r.skip(ctx, i)
 			continue
 		}
 		g.Go(func() error {
+			slot := &accountSlot{sem: active, held: true}
+			defer slot.release()
 			if stopCtx.Err() != nil {
 				r.skip(ctx, i)
 				return nil
 			}
-			r.one(stopCtx, i)
+			r.one(context.WithValue(stopCtx, accountSlotKey{}, slot), i)
 			return nil
 		})
 	}
@@ -237,6 +271,12 @@ func (r *runner) one(ctx context.Context, i int) {
 		err = r.delete(ctx, c, &res)
 	case Duplicate:
 		inst, err = r.duplicate(ctx, c, &res)
+	}
+	if err != nil && errors.Is(err, errNotSent) && res.Attempts <= 1 {
+		// Stopped while waiting for its first request's turn: nothing was
+		// sent for this account.
+		r.skip(ctx, i)
+		return
 	}
 	if inst != nil {
 		res.InstanceID = inst.ID
@@ -335,7 +375,8 @@ var errNoInstanceID = errors.New("the platform answered without an instance id")
 // instance up by its marker before trying again, so it never creates twice.
 func (r *runner) create(ctx context.Context, c Change, res *Result) (*Instance, error) {
 	d := *c.Desired
-	for attempt := 1; ; attempt++ {
+	var failures, throttles int
+	for {
 		res.Attempts++
 		var inst Instance
 		err := r.call(ctx, true, func(ctx context.Context) error {
@@ -367,12 +408,17 @@ func (r *runner) create(ctx context.Context, c Change, res *Result) (*Instance, 
 		default:
 			return nil, err
 		}
-		wait, rerr := r.pol.retry(attempt, err)
+		if isThrottle(err) {
+			throttles++
+		} else {
+			failures++
+		}
+		wait, rerr := r.pol.retry(failures, throttles, err)
 		if rerr != nil {
 			return nil, rerr
 		}
-		r.noteRetry(c.Name, attempt, wait, err)
-		if serr := sleep(ctx, wait); serr != nil {
+		r.noteRetry(c.Name, failures, wait, err)
+		if serr := waitOut(ctx, wait); serr != nil {
 			return nil, fmt.Errorf("interrupted before retrying: %w", errors.Join(serr, err))
 		}
 	}

@@ -265,3 +265,18 @@ func TestOAuth2WithoutCodeAwaitsConsent(t *testing.T) {
 		t.Fatalf("after the code is removed the plan changes %v", plan.Counts())
 	}
 }
+
+// A run under a plain rate limit fails no account for being throttled, even
+// with one attempt per request: throttle retries are not attempts.
+func TestThrottledRunFailsNoAccount(t *testing.T) {
+	defer provision.FastRetries()()
+	b := newBench(t, emulator.Options{RateLimit: 400, RatePer: time.Second, Burst: 1}, "demo-user")
+	accts := accounts(300)
+	_, out := run(t, b, "acme", accts, false, provision.Options{Parallelism: 16, MaxAttempts: 1})
+	if got := count(out, provision.Create, provision.Succeeded); got != len(accts) || out.Aborted != "" {
+		t.Fatalf("created %d of %d (aborted %q)", got, len(accts), out.Aborted)
+	}
+	if s := b.emu.Stats(); s.ByStatus[429] == 0 || s.Duplicates != 0 {
+		t.Fatalf("emulator: %d 429s, %d duplicates; want some throttles and no duplicate", s.ByStatus[429], s.Duplicates)
+	}
+}

@@ -69,7 +69,7 @@ func (r *Run) AuthorizeURLs(ctx context.Context, accounts []manifest.Account) Co
 	out := make([]ConsentURL, len(accounts))
 
 	g := new(errgroup.Group)
-	g.SetLimit(opts.Parallelism)
+	g.SetLimit(accountsInProgress(opts.Parallelism))
 	for i := range accounts {
 		a := &accounts[i]
 		out[i] = ConsentURL{Name: a.Name, Element: a.Element, Status: Skipped}

@@ -77,42 +77,61 @@ func BenchmarkApply10kLatency50ms(b *testing.B) {
 	b.ReportMetric(float64(peak), "peak-in-flight")
 }
 
-// BenchmarkApplyRateLimit100per10s applies 700 creates against an emulator
-// with a token bucket of 100 requests per 10 s (full at start, refilled at
-// 10/s) that answers 429 with Retry-After. Targets: at least 90% of the limit
-// achieved, at most 5% of requests answered 429.
+// BenchmarkRateLimit applies creates against an emulator that throttles in
+// each style of PRODUCT.md section 7, at parallelism 16 and 64, with 50 ms of
+// latency. Targets (section 8): at least 90% of the limit achieved, at most 5%
+// of requests answered 429, no account failed. Run it with
 //
-// Two achieved rates are reported, both as successful (2xx) requests per second
-// divided by the limit of 10/s:
-//   - whole-run-ratio: over the whole run, from the list request to the last
-//     answer. The first 100 requests spend the bucket's initial content, so
-//     this can exceed 1.
-//   - steady-ratio: from the first 429 (the initial bucket spent, the bucket
-//     empty) to the last answer, where at most the refill rate of 10/s can
-//     succeed. This is the fairer measure of how close the run keeps to the limit.
+//	go test -run '^$' -bench RateLimit -benchtime 1x ./provision/
 //
-// It runs at parallelism 8 and 16: the requests in flight when the initial
-// bucket runs out all get a 429 before the first one can pause the run, so the
-// parallelism sets a floor under the 429s. The emulator adds 50 ms of latency.
-func BenchmarkApplyRateLimit100per10s(b *testing.B) {
-	for _, p := range []int{8, 16} {
-		b.Run(fmt.Sprintf("parallelism=%d", p), func(b *testing.B) { benchRateLimit(b, p) })
+// achieved-ratio is the rate of successful requests once the platform's
+// initial allowance is spent (the token bucket's burst, the fixed window's
+// first window), divided by the limit: successes from the reopening the first
+// 429 announced (its time plus its Retry-After) to the last answer, per
+// second. A client that keeps exactly to the limit, evenly paced, scores 1.
+// pct-429 (pct-503 for the overloaded upstream) is the share of all
+// requests so answered; failed counts the accounts that failed.
+//
+// The styles: token buckets of 50/s with a burst of 1, 10 and 50; fixed
+// windows of 100 per 10 s (HubSpot's) and 50 per 2 s; and an overloaded
+// upstream that sheds with a 503 every request beyond 8 in service (a limit of
+// 8 / 50 ms = 160/s). The account counts size each run to several of the
+// style's periods; the 100/10s window runs for about 40 s.
+func BenchmarkRateLimit(b *testing.B) {
+	const latency = 50 * time.Millisecond
+	for _, c := range []struct {
+		name  string
+		opts  emulator.Options
+		n     int
+		limit float64 // requests per second
+	}{
+		{"bucket=50per1s-burst1", emulator.Options{RateLimit: 50, RatePer: time.Second, Burst: 1}, 400, 50},
+		{"bucket=50per1s-burst10", emulator.Options{RateLimit: 50, RatePer: time.Second, Burst: 10}, 400, 50},
+		{"bucket=50per1s-burst50", emulator.Options{RateLimit: 50, RatePer: time.Second, Burst: 50}, 450, 50},
+		{"window=100per10s", emulator.Options{RateLimit: 100, RatePer: 10 * time.Second, Window: true}, 500, 10},
+		{"window=50per2s", emulator.Options{RateLimit: 50, RatePer: 2 * time.Second, Window: true}, 300, 25},
+		{"overload=8inflight", emulator.Options{MaxInFlight: 8}, 1000, 8 / latency.Seconds()},
+	} {
+		for _, p := range []int{16, 64} {
+			b.Run(fmt.Sprintf("%s/parallelism=%d", c.name, p), func(b *testing.B) {
+				opts := c.opts
+				opts.Latency = latency
+				benchThrottled(b, opts, c.n, p, c.limit)
+			})
+		}
 	}
 }
 
-func benchRateLimit(b *testing.B, parallelism int) {
-	const (
-		n       = 700
-		limit   = 100
-		per     = 10 * time.Second
-		latency = 50 * time.Millisecond
-	)
-	limitRate := float64(limit) / per.Seconds()
+func benchThrottled(b *testing.B, eopts emulator.Options, n, parallelism int, limit float64) {
 	accts := accounts(n)
-	var whole, steady, share, requests, r429, secs float64
+	status := 429
+	if eopts.MaxInFlight > 0 {
+		status = 503
+	}
+	var achieved, share, failed, secs float64
 	for b.Loop() {
 		b.StopTimer()
-		e := newBench(b, emulator.Options{Latency: latency, RateLimit: limit, RatePer: per}, "demo-user")
+		e := newBench(b, eopts, "demo-user")
 		rec := &recorder{Platform: e.pf}
 		opts := provision.Options{Parallelism: parallelism, Log: zerolog.Nop()}
 		b.StartTimer()
@@ -128,36 +147,75 @@ func benchRateLimit(b *testing.B, parallelism int) {
 		end := time.Now()
 
 		b.StopTimer()
-		s := createdOnce(b, e, out, n)
-		ok := s.ByStatus[200] + s.ByStatus[201]
-		whole += float64(ok) / end.Sub(start).Seconds() / limitRate
-		t0, after := rec.afterFirst429()
-		if !t0.IsZero() {
-			steady += float64(after) / end.Sub(t0).Seconds() / limitRate
+		s := e.emu.Stats()
+		if s.Duplicates != 0 || out.Aborted != "" {
+			b.Fatalf("%d duplicates, aborted %q", s.Duplicates, out.Aborted)
 		}
-		share += float64(s.ByStatus[429]) / float64(s.Requests)
-		requests += float64(s.Requests)
-		r429 += float64(s.ByStatus[429])
+		from, after := rec.afterReopening()
+		if from.IsZero() || !from.Before(end) {
+			b.Fatalf("no throttle, or none long before the end: %v", from)
+		}
+		achieved += float64(after) / end.Sub(from).Seconds() / limit
+		share += float64(s.ByStatus[status]) / float64(s.Requests)
+		failed += float64(count(out, provision.Create, provision.Failed))
 		secs += end.Sub(start).Seconds()
 		e.srv.Close()
 		b.StartTimer()
 	}
 	N := float64(b.N)
-	b.ReportMetric(whole/N, "whole-run-ratio")
-	b.ReportMetric(steady/N, "steady-ratio")
-	b.ReportMetric(100*share/N, "pct-429")
-	b.ReportMetric(requests/N, "requests")
-	b.ReportMetric(r429/N, "429s")
+	b.ReportMetric(achieved/N, "achieved-ratio")
+	b.ReportMetric(100*share/N, fmt.Sprintf("pct-%d", status))
+	b.ReportMetric(failed/N, "failed")
 	b.ReportMetric(secs/N, "run-s")
 }
 
+// BenchmarkRateLimitRandom429 applies 10,000 creates at parallelism 64 against
+// an emulator with 50 ms of latency and no limit, once as it is and once
+// answering 5% of requests 429 with Retry-After: 1. Target: the throttled run
+// reaches at least 80% of the throughput of the clean one (ratio). Both runs
+// end with the accounts throttled last waiting out their Retry-After, a
+// second or two in which little else happens; ratio-90pct compares the time
+// to finish 90% of the accounts instead, the throughput while the run is in
+// full swing.
+func BenchmarkRateLimitRandom429(b *testing.B) {
+	const (
+		n           = 10_000
+		parallelism = 64
+		latency     = 50 * time.Millisecond
+	)
+	accts := accounts(n)
+	run := func(f emulator.Faults) (all, ninety time.Duration) {
+		e := newBench(b, emulator.Options{Latency: latency, Faults: f, Seed: time.Now().UnixNano()}, "demo-user")
+		defer e.srv.Close()
+		rec := &recorder{Platform: e.pf}
+		opts := provision.Options{Parallelism: parallelism, Log: zerolog.Nop()}
+		plan := provision.MakePlan("acme", manifest.CloudElements, accts, nil, provision.PlanOptions{})
+		start := time.Now()
+		out := provision.NewRun(rec, opts).Apply(context.Background(), plan)
+		end := time.Now()
+		createdOnce(b, e, out, n)
+		return end.Sub(start), rec.succeeded()[n*9/10-1].Sub(start)
+	}
+	var clean, throttled, clean90, throttled90 time.Duration
+	for b.Loop() {
+		a, a90 := run(emulator.Faults{})
+		t, t90 := run(emulator.Faults{Rate429: 0.05, RetryAfter: time.Second})
+		clean, throttled = clean+a, throttled+t
+		clean90, throttled90 = clean90+a90, throttled90+t90
+	}
+	b.ReportMetric(float64(n*b.N)/clean.Seconds(), "clean-accounts/s")
+	b.ReportMetric(float64(n*b.N)/throttled.Seconds(), "throttled-accounts/s")
+	b.ReportMetric(clean.Seconds()/throttled.Seconds(), "ratio")
+	b.ReportMetric(clean90.Seconds()/throttled90.Seconds(), "ratio-90pct")
+}
+
 // recorder passes calls to a Platform and records when each successful call
-// and each 429 answer arrived.
+// returned, and when the first throttle said to come back.
 type recorder struct {
 	provision.Platform
-	mu       sync.Mutex
-	ok       []time.Time
-	first429 time.Time
+	mu     sync.Mutex
+	ok     []time.Time
+	reopen time.Time // when the first throttle said to come back
 }
 
 func (r *recorder) note(err error) {
@@ -168,8 +226,8 @@ func (r *recorder) note(err error) {
 	switch {
 	case err == nil:
 		r.ok = append(r.ok, now)
-	case errors.As(err, &ae) && ae.Status == 429 && r.first429.IsZero():
-		r.first429 = now
+	case errors.As(err, &ae) && (ae.Status == 429 || ae.Status == 503) && r.reopen.IsZero():
+		r.reopen = now.Add(ae.RetryAfter)
 	}
 }
 
@@ -180,21 +238,18 @@ func (r *recorder) succeeded() []time.Time {
 	return append([]time.Time(nil), r.ok...)
 }
 
-// afterFirst429 returns when the first 429 arrived and how many calls
-// succeeded after it.
-func (r *recorder) afterFirst429() (time.Time, int) {
+// afterReopening returns when the first throttle said to come back, and how
+// many calls succeeded after that.
+func (r *recorder) afterReopening() (time.Time, int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.first429.IsZero() {
-		return time.Time{}, 0
-	}
 	n := 0
 	for _, t := range r.ok {
-		if t.After(r.first429) {
+		if t.After(r.reopen) {
 			n++
 		}
 	}
-	return r.first429, n
+	return r.reopen, n
 }
 
 func (r *recorder) ListPage(ctx context.Context, q provision.Query, token string) (provision.Page, error) {

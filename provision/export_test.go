@@ -2,12 +2,13 @@ package provision
 
 import "time"
 
-// FastRetries shortens backoff and Retry-After pauses for the tests of this
-// package and returns a function restoring them.
+// FastRetries shortens backoff, Retry-After pauses and the time a run keeps
+// retrying throttles with nothing admitted, for the tests of this package, and
+// returns a function restoring them.
 func FastRetries() (restore func()) {
-	b, c, m := backoffBase, backoffCap, maxRetryAfter
-	backoffBase, backoffCap, maxRetryAfter = time.Millisecond, 5*time.Millisecond, 20*time.Millisecond
-	return func() { backoffBase, backoffCap, maxRetryAfter = b, c, m }
+	b, c, m, s := backoffBase, backoffCap, maxRetryAfter, stallAfter
+	backoffBase, backoffCap, maxRetryAfter, stallAfter = time.Millisecond, 5*time.Millisecond, 20*time.Millisecond, 3*time.Second
+	return func() { backoffBase, backoffCap, maxRetryAfter, stallAfter = b, c, m, s }
 }
 
 // LegacyFingerprint is the spec marker of the releases before independent

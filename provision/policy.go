@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -27,228 +28,220 @@ const (
 // errBudget is returned when the run's retry budget is spent.
 var errBudget = errors.New("retry budget exhausted: too many failures across the run, not retrying")
 
-// policy is the run-wide retry and rate policy every platform call goes through:
-// an optional fixed rate, an adaptive cap while the platform throttles, a
-// run-wide pause on Retry-After, full-jitter backoff, and a shared retry budget.
-//
-// The adaptive cap is headroom times the rate of answers the platform did not
-// throttle over the last two seconds, applied from the first 429 or 503; after
-// ten seconds without one it probes upwards (twice the answered rate), and
-// after a minute without one it is lifted. Against a real limit L the run settles a little above L, where
-// the Retry-After pauses keep the share of 429s small; against throttles that
-// do not depend on the rate (a flaky upstream answering 5% 503s) the cap stays
-// above the rate the run achieves and never ratchets it down.
+// policy is the run-wide retry and rate policy every platform call goes
+// through: at most parallelism requests in flight, paced by the run's pacer
+// (an optional fixed rate, and the limit it learns from throttles), full-jitter
+// backoff, and a shared retry budget that throttles do not spend.
 type policy struct {
 	maxAttempts int
 	timeout     time.Duration // per attempt; 0 means none
 
-	fixed float64 // --rate in requests per second, or +Inf
+	slots chan struct{} // one per request in flight
+	turns chan struct{} // held by the one request waiting for its turn
 
-	mu           sync.Mutex
-	limit        float64   // the current rate, <= fixed; +Inf for none
-	next         time.Time // the earliest time the next request may go, when limit is finite
-	pauseEpoch   int       // counts the pauses begun
-	pauseUntil   time.Time
-	lastThrottle time.Time
-	lastAdjust   time.Time
-	start        time.Time
-	answered     meter // answers that were not throttles
-	budget       float64
-	rng          *rand.Rand
+	mu       sync.Mutex
+	pc       *pacer
+	changed  chan struct{} // closed when the pacer's schedule may have moved earlier or later
+	budget   float64
+	rng      *rand.Rand
+	progress *Progress // may be nil
 
 	// counters for the report and benchmarks
 	requests, throttled, retries int
 }
 
-// Adaptive cap parameters.
-const (
-	headroom      = 1.10                   // cap = headroom x unthrottled answers per second
-	minRate       = 1                      // the cap's floor, in requests per second
-	warmup        = time.Second            // no cap before this much of the run has been measured
-	adjustEvery   = 100 * time.Millisecond // the cap is recomputed at most this often
-	throttleSpan  = 10 * time.Second       // after this long without a throttle the cap probes upwards
-	probeHeadroom = 2                      // headroom while probing
-	releaseAfter  = time.Minute            // after this long without a throttle the cap is lifted
-	capWindow     = 2 * time.Second        // the answered rate is measured over this window
-)
+// ticket is one request admitted by wait; done returns it.
+type ticket struct{ s stamp }
 
-func newPolicy(fixedRate float64, maxAttempts int, timeout time.Duration) *policy {
-	fixed := math.Inf(1)
-	if fixedRate > 0 {
-		fixed = fixedRate
-	}
+func newPolicy(fixedRate float64, maxAttempts int, timeout time.Duration, parallelism int, progress *Progress) *policy {
 	if maxAttempts < 1 {
 		maxAttempts = 1
 	}
-	return &policy{
+	if parallelism < 1 {
+		parallelism = 1
+	}
+	p := &policy{
 		maxAttempts: maxAttempts,
 		timeout:     timeout,
-		fixed:       fixed,
-		limit:       fixed,
-		start:       time.Now(),
+		slots:       make(chan struct{}, parallelism),
+		turns:       make(chan struct{}, 1),
+		pc:          newPacer(fixedRate, time.Now()),
+		changed:     make(chan struct{}),
 		budget:      budgetTokens,
 		rng:         rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x9e3779b97f4a7c15)),
+		progress:    progress,
 	}
+	p.publish(time.Now())
+	return p
 }
 
-// wait blocks until the run may send one more request: after any run-wide
-// pause, in its turn at the current rate. Turns are spaced 1/rate apart; a
-// pause restarts the schedule at its end, and a request whose turn a pause
-// overtook takes a new turn after it, so a pause never ends in a burst.
-func (p *policy) wait(ctx context.Context) error {
+// wait blocks until the run may send one more request: a slot among the
+// parallelism, then its turn at the pace, after any run-wide pause. Requests
+// take their turns one at a time, in order, and each turn is computed when it
+// comes, so a change of pace applies to the very next request. The caller
+// must pass the ticket to done when the attempt ends.
+func (p *policy) wait(ctx context.Context) (ticket, error) {
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ticket{}, ctx.Err()
+	}
+	select {
+	case p.turns <- struct{}{}:
+	case <-ctx.Done():
+		<-p.slots
+		return ticket{}, ctx.Err()
+	}
+	defer func() { <-p.turns }()
 	for {
 		p.mu.Lock()
-		turn := laterOf(time.Now(), p.pauseUntil)
-		if !math.IsInf(p.limit, 1) {
-			turn = laterOf(turn, p.next)
-			p.next = turn.Add(time.Duration(float64(time.Second) / p.limit))
-		}
-		epoch := p.pauseEpoch
-		p.mu.Unlock()
-		if err := sleep(ctx, time.Until(turn)); err != nil {
-			return err
-		}
-		p.mu.Lock()
-		if p.pauseEpoch != epoch && time.Now().Before(p.pauseUntil) {
+		now := time.Now()
+		at := p.pc.turn(now)
+		if !at.After(now) {
+			t := ticket{s: p.pc.send(now)}
+			p.requests++
+			p.publish(now)
 			p.mu.Unlock()
-			continue // a pause began while this request waited for its turn
+			return t, nil
 		}
-		p.requests++
+		changed := p.changed
 		p.mu.Unlock()
-		return nil
+		timer := time.NewTimer(at.Sub(now))
+		select {
+		case <-timer.C:
+		case <-changed:
+			timer.Stop()
+		case <-ctx.Done():
+			timer.Stop()
+			<-p.slots
+			return ticket{}, ctx.Err()
+		}
 	}
 }
 
-// answered records an answer that was not a throttle (a success or any other
-// error): it counts towards the accepted rate, and a success refills the
-// retry budget.
-func (p *policy) answer(success bool) {
+// done ends the attempt of ticket t with err: it frees the slot and tells the
+// pacer what the platform answered. A 429 or 503 is a throttle; a success
+// refills the retry budget; no answer at all (a reset, a timeout) says nothing
+// about the rate.
+func (p *policy) done(t ticket, err error) {
+	<-p.slots
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if success {
+	var ae *APIError
+	switch {
+	case err == nil:
 		p.budget = math.Min(budgetTokens, p.budget+1)
+		p.pc.admit(now, t.s)
+	case !errors.As(err, &ae) || ae.Status == 0:
+		return
+	case ae.Status == 429 || ae.Status == 503:
+		p.throttled++
+		p.pc.throttle(now, t.s, min(ae.RetryAfter, maxRetryAfter))
+		p.reschedule()
+	default:
+		p.pc.admit(now, t.s)
 	}
-	p.answered.add(now)
-	p.adjust(now, false)
+	p.publish(now)
 }
 
-// throttle records a 429 or 503: the run pauses for retryAfter (capped) and
-// the adaptive cap applies.
-func (p *policy) throttle(retryAfter time.Duration) {
+// announce applies a limit the platform announced in its response headers.
+func (p *policy) announce(l announcedLimit) {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.throttled++
-	p.lastThrottle = now
-	if retryAfter > maxRetryAfter {
-		retryAfter = maxRetryAfter
+	if l.rate > 0 {
+		p.pc.announce(now, l.rate)
 	}
-	if until := now.Add(retryAfter); until.After(p.pauseUntil) {
-		p.pauseUntil = until
-		p.pauseEpoch++
-		p.next = until // the schedule restarts when the pause ends
+	if l.spent && l.reset >= minAnnouncedReset {
+		p.pc.exhausted(now, min(l.reset, maxRetryAfter))
 	}
-	p.adjust(now, true)
+	p.reschedule()
+	p.publish(now)
 }
 
-// adjust recomputes the adaptive cap. Called with p.mu held.
-func (p *policy) adjust(now time.Time, throttled bool) {
-	if !throttled && now.Sub(p.lastAdjust) < adjustEvery {
+// attach makes the policy report its pace and pauses to p (nil for none).
+func (p *policy) attach(pr *Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.progress = pr
+	p.publish(time.Now())
+}
+
+// reschedule wakes the request waiting for its turn. Called with p.mu held.
+func (p *policy) reschedule() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// publish copies the pace, the throttles and any pause to the progress
+// display. Called with p.mu held.
+func (p *policy) publish(now time.Time) {
+	if p.progress == nil {
 		return
 	}
-	p.lastAdjust = now
-	next := p.fixed
-	if quiet := now.Sub(p.lastThrottle); !p.lastThrottle.IsZero() && quiet < releaseAfter && now.Sub(p.start) >= warmup {
-		h := headroom
-		if quiet >= throttleSpan {
-			// Quiet, perhaps only because of the cap: probe upwards, doubling
-			// every capWindow, rather than lift it at once into a burst.
-			h = probeHeadroom
-		}
-		next = min(p.fixed, max(minRate, h*p.answeredRate(now)))
-	}
-	p.limit = next
+	reason, until := p.pc.paused(now)
+	p.progress.setRate(p.pc.pace(now), reason, until)
 }
 
-// answeredRate is the rate of unthrottled answers over the last capWindow of
-// wall-clock time, Retry-After pauses included: against a token bucket the
-// pauses are part of the rate the platform sustains. (Not counting them lets
-// the cap climb after every pause, and the 429 share with it: 10% instead of
-// 2.5% in BenchmarkApplyRateLimit100per10s.)
-func (p *policy) answeredRate(now time.Time) float64 {
-	span := now.Sub(laterOf(p.start, now.Add(-capWindow)))
-	return float64(p.answered.count(now, capWindow)) / max(span, slot).Seconds()
+// isThrottle reports whether err is the platform asking to slow down: a 429,
+// or a 503 that says when to come back. Retrying it spends no retry budget and
+// counts against no attempt limit.
+func isThrottle(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && (ae.Status == 429 || (ae.Status == 503 && ae.RetryAfter > 0))
 }
 
-// meter counts events in 100 ms slots over the last ten seconds.
-type meter struct {
-	slots [100]int
-	last  int64 // index (time / 100 ms) of the newest slot written
-}
-
-const slot = 100 * time.Millisecond
-
-func (m *meter) advance(now time.Time) int64 {
-	i := now.UnixNano() / int64(slot)
-	if i-m.last >= int64(len(m.slots)) {
-		m.slots = [100]int{}
-	} else {
-		for j := m.last + 1; j <= i; j++ {
-			m.slots[j%int64(len(m.slots))] = 0
-		}
-	}
-	if i > m.last {
-		m.last = i
-	}
-	return i
-}
-
-func (m *meter) add(now time.Time) {
-	i := m.advance(now)
-	m.slots[i%int64(len(m.slots))]++
-}
-
-// count is the number of events over the last window.
-func (m *meter) count(now time.Time, window time.Duration) int {
-	i := m.advance(now)
-	size := int64(len(m.slots))
-	k := min(int64(window/slot), size)
-	n := 0
-	for j := i - k + 1; j <= i; j++ {
-		n += m.slots[(j%size+size)%size]
-	}
-	return n
-}
-
-// retry decides whether another attempt may follow failure number attempt
-// (counting from 1) and returns how long to wait first.
-func (p *policy) retry(attempt int, err error) (time.Duration, error) {
-	if attempt >= p.maxAttempts {
-		return 0, err
-	}
+// retry decides whether another attempt may follow err, and how long to wait
+// first. failures counts the attempts so far that failed other than by a
+// throttle, throttles those throttled. A throttle is retried however many
+// came before, without spending the retry budget, after its Retry-After (or a
+// backoff when it has none), unless the platform has admitted nothing at all
+// for stallAfter: that is no rate limit. Other failures are retried up to
+// maxAttempts while the budget lasts, after a full-jitter backoff, or their
+// Retry-After if longer.
+func (p *policy) retry(failures, throttles int, err error) (time.Duration, error) {
 	var ae *APIError
 	errors.As(err, &ae)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if isThrottle(err) {
+		if p.pc.stalled(time.Now()) {
+			return 0, fmt.Errorf("throttled, and the platform has admitted no request for %v: %w", stallAfter, err)
+		}
+		p.retries++
+		if ae.RetryAfter > 0 {
+			return min(ae.RetryAfter, maxRetryAfter), nil
+		}
+		return p.backoff(throttles), nil
+	}
+	if failures >= p.maxAttempts {
+		return 0, err
+	}
 	cost := float64(retryCost)
 	if ae != nil && ae.Status == 0 {
 		cost = timeoutCost
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.budget < cost {
 		return 0, errors.Join(errBudget, err)
 	}
 	p.budget -= cost
 	p.retries++
-	ceil := float64(backoffBase) * math.Pow(2, float64(attempt-1))
-	if ceil > float64(backoffCap) {
-		ceil = float64(backoffCap)
-	}
-	d := time.Duration(p.rng.Float64() * ceil)
+	d := p.backoff(failures)
 	if ae != nil && ae.RetryAfter > d {
 		d = min(ae.RetryAfter, maxRetryAfter)
 	}
 	return d, nil
+}
+
+// backoff is the full-jitter wait before retry number n (from 1). Called with
+// p.mu held.
+func (p *policy) backoff(n int) time.Duration {
+	ceil := float64(backoffBase) * math.Pow(2, float64(min(n, 30)-1))
+	if ceil > float64(backoffCap) {
+		ceil = float64(backoffCap)
+	}
+	return time.Duration(p.rng.Float64() * ceil)
 }
 
 // stats returns the policy's counters.

@@ -39,8 +39,59 @@ func NewRun(pf Platform, opts Options) *Run {
 	if opts.Scrub == nil {
 		opts.Scrub = func(s string) string { return s }
 	}
-	return &Run{pf: pf, opts: opts, pol: newPolicy(opts.Rate, opts.MaxAttempts, opts.RequestTimeout)}
+	return &Run{pf: pf, opts: opts, pol: newPolicy(opts.Rate, opts.MaxAttempts, opts.RequestTimeout, opts.Parallelism, opts.Progress)}
 }
+
+// accountsInProgress is how many accounts a batch holds at once, for a
+// parallelism: up to parallelism work (send requests) and the others wait
+// out a Retry-After or a backoff, so that they do not keep the rest from using
+// the platform.
+func accountsInProgress(parallelism int) int { return 4 * parallelism }
+
+// accountSlot is one of the parallelism slots of an Apply, held by an account
+// while it works and let go while it waits out a Retry-After or a backoff.
+type accountSlot struct {
+	sem  chan struct{}
+	held bool
+}
+
+type accountSlotKey struct{}
+
+func (s *accountSlot) release() {
+	if s.held {
+		s.held = false
+		<-s.sem
+	}
+}
+
+func (s *accountSlot) acquire(ctx context.Context) error {
+	select {
+	case s.sem <- struct{}{}:
+		s.held = true
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// waitOut sleeps d before a retry. An account of an Apply lets another
+// account work in the meantime (its slot, from ctx), and takes a slot again
+// before going on.
+func waitOut(ctx context.Context, d time.Duration) error {
+	slot, _ := ctx.Value(accountSlotKey{}).(*accountSlot)
+	if slot == nil || !slot.held || d <= 0 {
+		return sleep(ctx, d)
+	}
+	slot.release()
+	err := sleep(ctx, d)
+	if aerr := slot.acquire(ctx); err == nil {
+		err = aerr
+	}
+	return err
+}
+
+// errNotSent marks a call stopped before its request was sent.
+var errNotSent = errors.New("stopped before the request was sent")
 
 // Counts returns the requests the run has sent so far (every attempt of every
 // call), the 429 and 503 answers among them, and the retried attempts.
@@ -103,13 +154,14 @@ type request struct {
 // outcome back. An interrupt (ctx done) cuts a read off at once; a write in
 // flight may finish within writeGrace.
 func (r *Run) call(ctx context.Context, write bool, op func(context.Context) error) error {
-	if err := r.pol.wait(ctx); err != nil {
-		return err
+	t, err := r.pol.wait(ctx)
+	if err != nil {
+		return errors.Join(errNotSent, err)
 	}
-	actx := ctx
+	actx := withLimitObserver(ctx, r.pol)
 	if write {
 		var cancel context.CancelFunc
-		actx, cancel = context.WithCancel(context.WithoutCancel(ctx))
+		actx, cancel = context.WithCancel(context.WithoutCancel(actx))
 		defer cancel()
 		defer context.AfterFunc(ctx, func() { time.AfterFunc(writeGrace, cancel) })()
 		if r.opts.Abandon != nil {
@@ -121,24 +173,19 @@ func (r *Run) call(ctx context.Context, write bool, op func(context.Context) err
 		actx, cancel = context.WithTimeout(actx, r.pol.timeout)
 		defer cancel()
 	}
-	err := op(actx)
+	err = op(actx)
+	r.pol.done(t, err)
 	if err == nil {
-		r.pol.answer(true)
 		return nil
 	}
 	if r.pol.timeout > 0 && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
 		err = fmt.Errorf("no answer within the request timeout (%v): %w", r.pol.timeout, err)
 	}
 	var ae *APIError
-	switch {
-	case !errors.As(err, &ae) || ae.Status == 0: // no answer: a reset, a timeout
-	case ae.Status == 429 || ae.Status == 503:
-		r.pol.throttle(ae.RetryAfter)
+	if errors.As(err, &ae) && (ae.Status == 429 || ae.Status == 503) {
 		if p := r.opts.Progress; p != nil {
 			p.Throttled.Add(1)
 		}
-	default:
-		r.pol.answer(false)
 	}
 	if Classify(err) == Systemic {
 		r.abort("the platform rejected the credentials: "+r.opts.Scrub(err.Error()), Systemic)
@@ -149,7 +196,8 @@ func (r *Run) call(ctx context.Context, write bool, op func(context.Context) err
 // retrying runs op until it succeeds, fails for good, or attempts run out,
 // and returns the last error.
 func (r *Run) retrying(ctx context.Context, q request, op func(context.Context) error) error {
-	for attempt := 1; ; attempt++ {
+	var failures, throttles int
+	for {
 		if q.attempts != nil {
 			*q.attempts++
 		}
@@ -160,12 +208,17 @@ func (r *Run) retrying(ctx context.Context, q request, op func(context.Context) 
 		if Classify(err) != Transient {
 			return err
 		}
-		d, rerr := r.pol.retry(attempt, err)
+		if isThrottle(err) {
+			throttles++
+		} else {
+			failures++
+		}
+		d, rerr := r.pol.retry(failures, throttles, err)
 		if rerr != nil {
 			return rerr
 		}
-		r.noteRetry(q.account, attempt, d, err)
-		if serr := sleep(ctx, d); serr != nil {
+		r.noteRetry(q.account, failures, d, err)
+		if serr := waitOut(ctx, d); serr != nil {
 			return fmt.Errorf("interrupted before retrying: %w", errors.Join(serr, err))
 		}
 	}
@@ -286,4 +339,5 @@ func (r *Run) Lookup(ctx context.Context, set, name string) (*Instance, error) {
 // reads before a plan need neither.
 func (r *Run) Attach(j *Journal, p *Progress) {
 	r.opts.Journal, r.opts.Progress = j, p
+	r.pol.attach(p)
 }

@@ -81,11 +81,26 @@ type Options struct {
 	// Latency is added to every request; Jitter adds a uniform random extra
 	// delay in [0, Jitter).
 	Latency, Jitter time.Duration
-	// RateLimit requests per RatePer form a token bucket (capacity RateLimit,
-	// full at start). A request finding it empty gets 429 with Retry-After
-	// (whole seconds, rounded up). 0 disables it.
+	// RateLimit requests per RatePer is a server-side rate limit; a request
+	// over it gets 429 with Retry-After (whole seconds, rounded up, at least
+	// 1). 0 disables it. By default it is a token bucket refilled at
+	// RateLimit per RatePer, holding Burst tokens (RateLimit when Burst is 0),
+	// full at start; Retry-After is the time until the next token.
 	RateLimit int
 	RatePer   time.Duration
+	Burst     int
+	// Window makes the limit a fixed window instead (HubSpot's burst limit):
+	// RateLimit requests in each RatePer from the emulator's start, then 429
+	// until the window ends, with Retry-After the time to its end.
+	Window bool
+	// Announce sends the limit with every response, as HubSpot does
+	// (X-HubSpot-RateLimit-Max, -Interval-Milliseconds, -Remaining) and as
+	// the IETF draft does (RateLimit-Policy and RateLimit).
+	Announce bool
+	// MaxInFlight, when positive, is an overloaded upstream: a request that
+	// arrives while that many are being served is answered 503 at once, with
+	// no Retry-After.
+	MaxInFlight int
 	// Faults apply to every operation that has no entry in OpFaults.
 	Faults Faults
 	// OpFaults override Faults for one operation.
@@ -130,7 +145,8 @@ type Stats struct {
 	CredentialUpdates int `json:"credentialUpdates"`
 	Resets            int `json:"resets"`       // connections reset before handling
 	Lost              int `json:"lost"`         // requests performed whose response was dropped
-	RateLimited       int `json:"rateLimited"`  // 429s from the token bucket (also in ByStatus)
+	RateLimited       int `json:"rateLimited"`  // 429s from the rate limit (also in ByStatus)
+	Overloaded        int `json:"overloaded"`   // 503s from MaxInFlight (also in ByStatus)
 	InFlight          int `json:"inFlight"`     // requests being served now
 	PeakInFlight      int `json:"peakInFlight"` // most requests served at once
 	// ConsentCodes counts the codes the emulated HubSpot consent page issued
@@ -156,12 +172,13 @@ type Emulator struct {
 	faults *rand.Rand
 	jitter *rand.Rand
 
-	bucket *tokenBucket
+	limit limiter
 
-	mu    sync.Mutex // guards everything below
-	stats Stats
-	ce    map[int64]*ceInstance
-	ceSeq int64
+	mu      sync.Mutex // guards everything below
+	stats   Stats
+	serving int // requests being served, not shed by MaxInFlight
+	ce      map[int64]*ceInstance
+	ceSeq   int64
 	// ceNames indexes the live instances by name, so a create's duplicate
 	// check does not scan them all.
 	ceNames map[string][]*ceInstance
@@ -204,7 +221,15 @@ func New(opts Options) *Emulator {
 		stats:   Stats{ByStatus: map[int]int{}, ByOp: map[Op]int{}},
 	}
 	if opts.RateLimit > 0 && opts.RatePer > 0 {
-		e.bucket = newTokenBucket(opts.RateLimit, opts.RatePer)
+		if opts.Window {
+			e.limit = &fixedWindow{n: opts.RateLimit, per: opts.RatePer, start: time.Now()}
+		} else {
+			burst := opts.Burst
+			if burst <= 0 {
+				burst = opts.RateLimit
+			}
+			e.limit = newTokenBucket(opts.RateLimit, opts.RatePer, burst)
+		}
 	}
 	e.mux = http.NewServeMux()
 	e.routesCloudElements()
@@ -256,6 +281,10 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if op != "" {
 		e.stats.ByOp[op]++
 	}
+	shed := op != "" && e.opts.MaxInFlight > 0 && e.serving >= e.opts.MaxInFlight
+	if !shed && op != "" {
+		e.serving++
+	}
 	e.stats.InFlight++
 	if e.stats.InFlight > e.stats.PeakInFlight {
 		e.stats.PeakInFlight = e.stats.InFlight
@@ -264,8 +293,32 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		e.mu.Lock()
 		e.stats.InFlight--
+		if !shed && op != "" {
+			e.serving--
+		}
 		e.mu.Unlock()
 	}()
+	flow := isFlow(r.URL.Path)
+	if shed {
+		sw := &statusWriter{ResponseWriter: w}
+		e.writeFault(sw, r, flow, http.StatusServiceUnavailable)
+		e.mu.Lock()
+		e.stats.Overloaded++
+		e.stats.ByStatus[sw.status]++
+		e.mu.Unlock()
+		return
+	}
+
+	// The rate limit sees the request as it arrives, as a gateway in front of
+	// the service does; the latency is the service's.
+	var limited bool
+	var wait time.Duration
+	var remaining int
+	if e.limit != nil {
+		var ok bool
+		ok, wait, remaining = e.limit.take(time.Now())
+		limited = !ok
+	}
 
 	if d := e.delay(); d > 0 {
 		t := time.NewTimer(d)
@@ -285,10 +338,12 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			e.mu.Unlock()
 		}
 	}()
-	flow := isFlow(r.URL.Path)
 
-	if e.bucket != nil {
-		if ok, wait := e.bucket.take(time.Now()); !ok {
+	if e.limit != nil {
+		if e.opts.Announce {
+			e.announce(sw.Header(), remaining, wait)
+		}
+		if limited {
 			e.mu.Lock()
 			e.stats.RateLimited++
 			e.mu.Unlock()
@@ -470,7 +525,26 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b)
 }
 
-// tokenBucket is a server-side rate limit: capacity n, refilled at n per per.
+// announce writes the limit headers of a response: HubSpot's and the IETF
+// draft's. wait is how long until the quota grows again when it is spent.
+func (e *Emulator) announce(h http.Header, remaining int, wait time.Duration) {
+	n, per := e.opts.RateLimit, e.opts.RatePer
+	h.Set("X-HubSpot-RateLimit-Max", fmt.Sprint(n))
+	h.Set("X-HubSpot-RateLimit-Interval-Milliseconds", fmt.Sprint(per.Milliseconds()))
+	h.Set("X-HubSpot-RateLimit-Remaining", fmt.Sprint(remaining))
+	h.Set("RateLimit-Policy", fmt.Sprintf(`"default";q=%d;w=%d`, n, int(math.Ceil(per.Seconds()))))
+	h.Set("RateLimit", fmt.Sprintf(`"default";r=%d;t=%d`, remaining, int(math.Ceil(wait.Seconds()))))
+}
+
+// limiter is a server-side rate limit.
+type limiter interface {
+	// take admits one request at now, or says how long until one would be
+	// admitted; remaining is what is left of the quota afterwards.
+	take(now time.Time) (ok bool, wait time.Duration, remaining int)
+}
+
+// tokenBucket is a rate limit refilled at rate tokens per second, holding at
+// most cap.
 type tokenBucket struct {
 	mu     sync.Mutex
 	cap    float64
@@ -479,12 +553,11 @@ type tokenBucket struct {
 	last   time.Time
 }
 
-func newTokenBucket(n int, per time.Duration) *tokenBucket {
-	return &tokenBucket{cap: float64(n), rate: float64(n) / per.Seconds(), tokens: float64(n)}
+func newTokenBucket(n int, per time.Duration, burst int) *tokenBucket {
+	return &tokenBucket{cap: float64(burst), rate: float64(n) / per.Seconds(), tokens: float64(burst)}
 }
 
-// take takes one token at now, or says how long until one is available.
-func (b *tokenBucket) take(now time.Time) (bool, time.Duration) {
+func (b *tokenBucket) take(now time.Time) (bool, time.Duration, int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.last.IsZero() {
@@ -493,9 +566,34 @@ func (b *tokenBucket) take(now time.Time) (bool, time.Duration) {
 	b.last = now
 	if b.tokens >= 1 {
 		b.tokens--
-		return true, 0
+		return true, time.Duration((1 - b.tokens) / b.rate * float64(time.Second)), int(b.tokens)
 	}
-	return false, time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
+	return false, time.Duration((1 - b.tokens) / b.rate * float64(time.Second)), 0
+}
+
+// fixedWindow admits n requests in each window of per, counted from start.
+type fixedWindow struct {
+	mu    sync.Mutex
+	n     int
+	per   time.Duration
+	start time.Time
+	index int64 // the current window
+	used  int
+}
+
+func (w *fixedWindow) take(now time.Time) (bool, time.Duration, int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	i := int64(now.Sub(w.start) / w.per)
+	if i != w.index {
+		w.index, w.used = i, 0
+	}
+	end := w.start.Add(time.Duration(i+1) * w.per).Sub(now)
+	if w.used >= w.n {
+		return false, end, 0
+	}
+	w.used++
+	return true, end, w.n - w.used
 }
 
 // now reads the emulator's clock.

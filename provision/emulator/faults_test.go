@@ -189,22 +189,22 @@ func TestRateLimit(t *testing.T) {
 		t.Errorf("Flow 429: %d %s", r.status, r.body)
 	}
 	// The bucket refills at its rate.
-	b := newTokenBucket(100, 10*time.Second)
+	b := newTokenBucket(100, 10*time.Second, 100)
 	t0 := time.Unix(0, 0)
 	for range 100 {
-		if ok, _ := b.take(t0); !ok {
+		if ok, _, _ := b.take(t0); !ok {
 			t.Fatal("burst refused")
 		}
 	}
-	if ok, wait := b.take(t0); ok || wait != 100*time.Millisecond {
+	if ok, wait, _ := b.take(t0); ok || wait != 100*time.Millisecond {
 		t.Errorf("empty bucket: %v, wait %v", ok, wait)
 	}
-	if ok, _ := b.take(t0.Add(100 * time.Millisecond)); !ok {
+	if ok, _, _ := b.take(t0.Add(100 * time.Millisecond)); !ok {
 		t.Error("no token after 100 ms")
 	}
 	n := 0
 	for b.take(t0.Add(time.Hour)); ; n++ {
-		if ok, _ := b.take(t0.Add(time.Hour)); !ok {
+		if ok, _, _ := b.take(t0.Add(time.Hour)); !ok {
 			break
 		}
 	}
