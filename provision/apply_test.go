@@ -280,3 +280,15 @@ func TestThrottledRunFailsNoAccount(t *testing.T) {
 		t.Fatalf("emulator: %d 429s, %d duplicates; want some throttles and no duplicate", s.ByStatus[429], s.Duplicates)
 	}
 }
+
+// A platform that announces its limit is paced from it: no probing, no 429.
+func TestAnnouncedLimitPacesTheRun(t *testing.T) {
+	b := newBench(t, emulator.Options{RateLimit: 40, RatePer: time.Second, Burst: 4, Announce: true}, "demo-user")
+	_, out := run(t, b, "acme", accounts(60), false, provision.Options{Parallelism: 16})
+	if got := count(out, provision.Create, provision.Succeeded); got != 60 {
+		t.Fatalf("created %d of 60", got)
+	}
+	if s := b.emu.Stats(); s.ByStatus[429] > 1 {
+		t.Fatalf("%d 429s from a platform that announced its limit, want at most the one the first request can meet", s.ByStatus[429])
+	}
+}

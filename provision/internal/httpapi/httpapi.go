@@ -91,6 +91,7 @@ func (c *Client) Do(ctx context.Context, r Request) (http.Header, error) {
 		}
 		return nil, fail(0, "", &scrubbedError{msg: scrub(err.Error()), err: err})
 	}
+	provision.NoteResponse(ctx, resp.Header) // the limit the platform announces paces the run
 	defer func() {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 		_ = resp.Body.Close()
