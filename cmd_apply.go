@@ -23,7 +23,6 @@ type engineFlags struct {
 	report      string
 	junit       string
 	emulate     bool
-	noProgress  bool
 	quiet       bool
 	lockTimeout time.Duration
 }
@@ -64,7 +63,6 @@ func (e *engineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&e.report, "report", "hubprov-report.json", "write the report to `PATH` (mode 0600); its journal is PATH.journal")
 	fs.StringVar(&e.junit, "junit", "", "also write a JUnit XML file at `PATH` with one test case per account")
 	fs.BoolVar(&e.emulate, "emulate", false, "run against a built-in emulator on a random loopback port (state kept in "+emulatorState+")")
-	fs.BoolVar(&e.noProgress, "no-progress", false, "no progress bar; a log line every few seconds instead")
 	fs.BoolVar(&e.quiet, "quiet", false, "print nothing on stdout (no plan, no summary); logs and errors still go to stderr, the report to --report")
 	fs.DurationVar(&e.lockTimeout, "lock-timeout", 0, "wait up to `D` for another run holding the same report (PATH.lock) to finish (0: refuse at once)")
 }
@@ -241,7 +239,7 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 	stop := make(chan struct{})
 	counts := plan.Counts()
 	work := int64(counts[provision.Create] + counts[provision.Update] + counts[provision.Delete])
-	waitProgress := showProgress(ctx, env, s.log, progress, work, isTerminal(env.stderr) && !e.noProgress, stop)
+	waitProgress := showProgress(ctx, env, s.log, progress, work, isTerminal(env.stderr) && !c.noProgress, stop)
 	out := s.run.Apply(ctx, plan)
 	// The report maps every live account of the manifest, the ones this run
 	// did not manage included, so a partial run never erases a full one's.

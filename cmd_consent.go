@@ -160,7 +160,7 @@ credentials rejected, failure budget exceeded, journal or report unwritable;
 	defer stopNotes()
 	stop := make(chan struct{})
 	var waitProgress func()
-	if isTerminal(env.stderr) && !e.noProgress {
+	if isTerminal(env.stderr) && !c.noProgress {
 		waitProgress = showProgress(ctx, env, s.log, progress, int64(n.Pending), true, stop)
 	} else {
 		waitProgress = logConsentProgress(s, cs, stop)

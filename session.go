@@ -32,6 +32,7 @@ type commonFlags struct {
 	selectors  stringList
 	shard      string
 	secretsDir string
+	noProgress bool
 	log        logFlags
 }
 
@@ -40,6 +41,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.Var(&c.selectors, "select", "only accounts whose name matches `NAME|GLOB` (path.Match syntax); repeatable")
 	fs.StringVar(&c.shard, "shard", "", "only shard `i/n` of the accounts (a stable hash partition, i from 0), for n parallel jobs")
 	fs.StringVar(&c.secretsDir, "secrets-dir", "", "also read {file: PATH} secrets with an absolute PATH under `DIR` (otherwise only relative paths inside the manifest's folder)")
+	fs.BoolVar(&c.noProgress, "no-progress", false, "no progress bar; a log line every few seconds instead (commands without progress accept it, so one flag set serves every command)")
 	c.log.register(fs)
 }
 
@@ -318,10 +320,19 @@ func (s *session) fatal(ctx context.Context, err error) error {
 		if u, perr := url.Parse(s.baseURL); perr == nil && isLoopback(u.Hostname()) && s.emu == nil {
 			e.withHint("nothing listens on %s: start the emulator with 'hubprov emulate', or pass --emulate", u.Host)
 		}
+	case throttledOrOverloaded(err):
+		e.withHint("the platform at %s kept answering 429 or 503 (throttled or overloaded) until the attempts ran out; rerun later, or lower --parallelism or set --rate", s.baseURL)
 	case provision.Classify(err) == provision.Transient:
 		e.withHint("the platform at %s did not answer in time or at all; check the base URL and the network, or raise --request-timeout or --max-attempts", s.baseURL)
 	}
 	return e
+}
+
+// throttledOrOverloaded reports whether err is the platform's 429 or 503: it
+// answered, but asked the run to slow down.
+func throttledOrOverloaded(err error) bool {
+	var ae *provision.APIError
+	return errors.As(err, &ae) && (ae.Status == http.StatusTooManyRequests || ae.Status == http.StatusServiceUnavailable)
 }
 
 // credentialHint names where the rejected credentials came from.

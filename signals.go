@@ -85,7 +85,11 @@ func errInterrupted(ctx context.Context) *cliError {
 func noteInterrupts(ctx context.Context, env *cmdEnv) func() {
 	stop1 := context.AfterFunc(ctx, func() {
 		if se := (signalError{}); errors.As(context.Cause(ctx), &se) {
-			env.log.Warn().Msg(se.Error() + ": no new requests; finishing those in flight, then writing the report (press Ctrl-C again to stop at once)")
+			again := "press Ctrl-C again to stop at once"
+			if se.sig == syscall.SIGTERM {
+				again = "a second signal stops at once"
+			}
+			env.log.Warn().Msg(se.Error() + ": no new requests; finishing those in flight, then writing the report (" + again + ")")
 		}
 	})
 	stop2 := func() bool { return false }
