@@ -129,16 +129,7 @@ Commands:
 	_, _ = io.WriteString(w, `
 Run 'hubprov <command> --help' for a command's flags.
 
-Exit codes:
-  0  success (plan: no changes, or changes without --detailed-exitcode)
-  1  some accounts failed, the rest done
-  2  plan --detailed-exitcode: changes pending
-  3  invalid manifest or usage, or another run holds the report: nothing was sent
-  4  aborted: platform credentials rejected, platform unreachable, failure budget
-     exceeded, or the journal or report could not be written
-  130  interrupted by SIGINT (Ctrl-C): the report is written, a rerun finishes the work
-  143  interrupted by SIGTERM: the same
-`)
+`+exitCodesHelp)
 }
 
 func padRight(s string, n int) string {
