@@ -247,16 +247,49 @@ func TestHundredMegabyteAnswer(t *testing.T) {
 	}
 }
 
+// watchHeap samples the heap in use until the returned function is called,
+// which returns the largest sample.
+func watchHeap(t *testing.T) func() uint64 {
+	t.Helper()
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc > peak.Load() {
+				peak.Store(ms.HeapAlloc)
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		<-stopped
+		return peak.Load()
+	}
+}
+
 // endlessListServer answers every list page with `size` fresh instances and
 // a fresh next-page token, for ever; with total >= 0 it announces that total.
-func endlessListServer(t *testing.T, size, total int) (string, *atomic.Int64) {
+// With fatKB > 0 each instance carries a configuration value of that many KiB.
+func endlessListServer(t *testing.T, size, total, fatKB int) (string, *atomic.Int64) {
 	t.Helper()
 	pages := new(atomic.Int64)
+	fat := strings.Repeat("a", fatKB<<10)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := pages.Add(1)
 		var items []string
 		for i := range size {
-			items = append(items, fmt.Sprintf(`{"id":%d,"name":"p-%d-%d","element":{"key":"hubspot"},"tags":["hubprov:set=acme"],"valid":true}`, n*1000+int64(i), n, i))
+			items = append(items, fmt.Sprintf(`{"id":%d,"name":"p-%d-%d","element":{"key":"hubspot"},"tags":["hubprov:set=acme"],"valid":true,"configuration":{"event.poller.urls":"%s%d"}}`, n*1000+int64(i), n, i, fat, i))
 		}
 		w.Header().Set("Elements-Next-Page-Token", fmt.Sprintf("page-%d", n))
 		if total >= 0 {
@@ -269,28 +302,38 @@ func endlessListServer(t *testing.T, size, total int) (string, *atomic.Int64) {
 }
 
 // TestEndlessPagination reproduces a listing that ran 11,017 pages in 40 s
-// (825 MB and climbing): a fresh page token every time ends in an error,
-// exit 4, after the pages the announced total allows, or at the page ceiling
-// when the platform announces none.
+// (825 MB and climbing), and one of fat pages (200 instances of 30 KB, each
+// page under the response cap) that grew 10 MB a page to 870 MB after 92
+// pages: a fresh page token every time ends in an error, exit 4, after the
+// pages the announced total allows, or at the page, instance or size ceiling
+// when the platform announces none, with the memory held bounded.
 func TestEndlessPagination(t *testing.T) {
 	for _, tc := range []struct {
-		name            string
-		size, total     int
-		maxPagesFetched int64
+		name               string
+		size, total, fatKB int
+		maxPagesFetched    int64
+		maxAlloc, maxHeap  uint64 // bytes allocated in all, and held at once
 	}{
-		{"a total of 5", 2, 5, 4},
-		{"no total", 1, -1, 1500},
+		{"a total of 5", 2, 5, 0, 4, 256 << 20, 256 << 20},
+		{"no total", 1, -1, 0, 1500, 256 << 20, 256 << 20},
+		// The listing keeps up to 256 MiB of instances (43 such pages); the
+		// heap holds about twice what is live between collections.
+		{"fat pages", 200, -1, 30, 50, 4 << 30, 640 << 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			base, pages := endlessListServer(t, tc.size, tc.total)
+			base, pages := endlessListServer(t, tc.size, tc.total, tc.fatKB)
 			ee := hostileEnv(t, base)
 			m := ee.writeManifest(2, nil)
 			var m0, m1 runtime.MemStats
 			runtime.ReadMemStats(&m0)
+			peak := watchHeap(t)
 			code, _, errs := ee.hubprov("plan", "-f", m)
 			runtime.ReadMemStats(&m1)
-			if alloc := m1.TotalAlloc - m0.TotalAlloc; alloc > 256<<20 {
+			if alloc := m1.TotalAlloc - m0.TotalAlloc; alloc > tc.maxAlloc {
 				t.Errorf("the listing allocated %d MiB", alloc>>20)
+			}
+			if heap := peak(); heap > m0.HeapAlloc+tc.maxHeap {
+				t.Errorf("the listing held %d MiB at once", (heap-m0.HeapAlloc)>>20)
 			}
 			if code != exitAborted || !strings.Contains(errs, "the listing does not end") {
 				t.Fatalf("exit %d, want 4 with the listing stopped\n%s", code, errs)

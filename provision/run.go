@@ -251,27 +251,46 @@ func (r *Run) noteRetry(account string, attempt int, d time.Duration, err error)
 const unreachableEvery = 2 * time.Second
 
 // The bounds of one listing. A platform that keeps announcing another page
-// (a fresh token every time) is stopped by them; tests shorten them.
+// (a fresh token every time) is stopped by them; tests shorten them. Each
+// page is bounded by the response cap, but a listing of many pages under it
+// is not, so the instances kept are bounded both in number and in size (what
+// they hold in memory, see footprint): 300,000 instances of 800 bytes, or
+// 9,000 of 30 KB, a page of which is 6 MB.
 var (
-	maxPages  = 1500    // pages of one listing: 300,000 instances at 200 a page
-	maxListed = 300_000 // instances one listing keeps
+	maxPages       = 1500      // pages of one listing: 300,000 instances at 200 a page
+	maxListed      = 300_000   // instances one listing keeps
+	maxListedBytes = 256 << 20 // bytes of instances one listing keeps
 )
 
 // ErrEndlessListing is the error of a listing the engine stopped because it
 // would not end: a repeated page token, more items than the platform's own
-// total, or more pages or instances than any real set holds.
+// total, or more pages, instances or bytes than any real set holds.
 var ErrEndlessListing = errors.New("the listing does not end")
+
+// footprint is about what in holds in memory: its strings, with the
+// overhead of the struct, of each tag and of each configuration entry.
+func (in *Instance) footprint() int {
+	n := 256 + len(in.ID) + len(in.Name) + len(in.Element) + len(in.Description) + len(in.Token.Reveal()) +
+		len(in.ETag) + len(in.Set) + len(in.Fingerprint)
+	for _, t := range in.Tags {
+		n += 16 + len(t)
+	}
+	for k, v := range in.Configuration {
+		n += 64 + len(k) + len(v)
+	}
+	return n
+}
 
 // list reads every page of q, each page one request under the policy (so
 // each is timed, paced, retried and counted on its own), and stops with
 // ErrEndlessListing on a repeated page token, on more items than the largest
 // total the platform announced (allowing one page's worth for instances
-// created meanwhile), or past maxPages or maxListed.
+// created meanwhile), or past maxPages, maxListed or maxListedBytes.
 func (r *Run) list(ctx context.Context, q Query, rq request) ([]Instance, error) {
 	var all []Instance
 	seen := map[string]bool{}
 	token := ""
-	scanned, total, biggest := 0, -1, 0
+	scanned, total, biggest, kept := 0, -1, 0, 0
 	for pages := 1; ; pages++ {
 		var page Page
 		if err := r.retrying(ctx, rq, func(ctx context.Context) error {
@@ -282,6 +301,9 @@ func (r *Run) list(ctx context.Context, q Query, rq request) ([]Instance, error)
 			return nil, err
 		}
 		all = append(all, page.Instances...)
+		for i := range page.Instances {
+			kept += page.Instances[i].footprint()
+		}
 		n := max(page.Scanned, len(page.Instances))
 		scanned += n
 		total = max(total, page.Total)
@@ -298,6 +320,8 @@ func (r *Run) list(ctx context.Context, q Query, rq request) ([]Instance, error)
 			return nil, fmt.Errorf("%w: another page after %d pages, the most hubprov reads", ErrEndlessListing, pages)
 		case len(all) > maxListed:
 			return nil, fmt.Errorf("%w: more than %d instances listed, the most hubprov keeps", ErrEndlessListing, maxListed)
+		case kept > maxListedBytes:
+			return nil, fmt.Errorf("%w: more than %d MiB of instances listed (%d instances over %d pages), the most hubprov keeps", ErrEndlessListing, maxListedBytes>>20, len(all), pages)
 		}
 		seen[next] = true
 		token = next

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -122,9 +123,16 @@ func pageOf(first, n int, next string, total int) Page {
 // is stopped with ErrEndlessListing after a bounded number of pages, whether
 // it repeats a token, exceeds its own total, or says nothing.
 func TestEndlessListingStops(t *testing.T) {
-	pages, listed := maxPages, maxListed
-	defer func() { maxPages, maxListed = pages, listed }()
-	maxPages, maxListed = 50, 5000
+	pages, listed, bytes := maxPages, maxListed, maxListedBytes
+	defer func() { maxPages, maxListed, maxListedBytes = pages, listed, bytes }()
+	maxPages, maxListed, maxListedBytes = 50, 5000, 1<<20
+	fat := func(first, n int, next string) Page {
+		p := pageOf(first, n, next, -1)
+		for i := range p.Instances {
+			p.Instances[i].Configuration = map[string]string{"event.poller.urls": strings.Repeat("a", 30<<10)}
+		}
+		return p
+	}
 	n := 0
 	for _, tc := range []struct {
 		name     string
@@ -136,6 +144,7 @@ func TestEndlessListingStops(t *testing.T) {
 		{"more than the total", func(string) Page { n++; return pageOf(n*10, 10, "t"+strconv.Itoa(n), 25) }, 4},
 		{"no total: the page ceiling", func(string) Page { n++; return pageOf(n*10, 10, "t"+strconv.Itoa(n), -1) }, 50},
 		{"huge pages: the instance ceiling", func(string) Page { n++; return pageOf(n*2000, 2000, "t"+strconv.Itoa(n), -1) }, 3},
+		{"fat pages: the size ceiling", func(string) Page { n++; return fat(n*10, 10, "t"+strconv.Itoa(n)) }, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n = 0
