@@ -262,6 +262,11 @@ var (
 	maxListedBytes = 256 << 20 // bytes of instances one listing keeps
 )
 
+// maxPageToken is the longest next-page token a listing follows. The
+// platforms' tokens are a few hundred bytes; one of megabytes would be sent
+// back in every URL and kept to spot a repeat.
+const maxPageToken = 8 << 10
+
 // ErrEndlessListing is the error of a listing the engine stopped because it
 // would not end: a repeated page token, more items than the platform's own
 // total, or more pages, instances or bytes than any real set holds.
@@ -285,7 +290,8 @@ func (in *Instance) footprint() int {
 // each is timed, paced, retried and counted on its own), and stops with
 // ErrEndlessListing on a repeated page token, on more items than the largest
 // total the platform announced (allowing one page's worth for instances
-// created meanwhile), or past maxPages, maxListed or maxListedBytes.
+// created meanwhile), on a page token longer than maxPageToken, or past
+// maxPages, maxListed or maxListedBytes.
 func (r *Run) list(ctx context.Context, q Query, rq request) ([]Instance, error) {
 	var all []Instance
 	seen := map[string]bool{}
@@ -312,6 +318,8 @@ func (r *Run) list(ctx context.Context, q Query, rq request) ([]Instance, error)
 		switch {
 		case next == "" || n == 0:
 			return all, nil
+		case len(next) > maxPageToken:
+			return nil, fmt.Errorf("%w: page %d announces a next-page token of %d bytes, more than the %d hubprov follows", ErrEndlessListing, pages, len(next), maxPageToken)
 		case seen[next]:
 			return nil, fmt.Errorf("%w: page %d repeats the page token %s", ErrEndlessListing, pages, shortToken(next))
 		case total >= 0 && scanned > total+biggest:

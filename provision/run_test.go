@@ -145,6 +145,7 @@ func TestEndlessListingStops(t *testing.T) {
 		{"no total: the page ceiling", func(string) Page { n++; return pageOf(n*10, 10, "t"+strconv.Itoa(n), -1) }, 50},
 		{"huge pages: the instance ceiling", func(string) Page { n++; return pageOf(n*2000, 2000, "t"+strconv.Itoa(n), -1) }, 3},
 		{"fat pages: the size ceiling", func(string) Page { n++; return fat(n*10, 10, "t"+strconv.Itoa(n)) }, 4},
+		{"a token of a megabyte", func(string) Page { n++; return pageOf(n, 1, strings.Repeat("t", 1<<20)+strconv.Itoa(n), -1) }, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n = 0
