@@ -289,6 +289,9 @@ func (e *engineFlags) lock(ctx context.Context, started time.Time) (release func
 	}, nil
 }
 
+// writeReport writes the report file; the tests make it fail.
+var writeReport = safefile.WriteAtomic
+
 // finishRun writes the report (and JUnit) of a run that sent changes, prints
 // the summary, and returns the error the run exits with: apply, destroy and
 // consent end the same way.
@@ -311,7 +314,7 @@ func finishRun(ctx context.Context, env *cmdEnv, s *session, command string, sta
 	}
 	run.Manifests = manifestFiles(s)
 	rep := provision.NewReport(run, out)
-	if err := safefile.WriteAtomic(e.report, rep.WriteJSON); err != nil {
+	if err := writeReport(e.report, rep.WriteJSON); err != nil {
 		printSummary(stdout, rep, "(not written)")
 		ce := abortedf("the report could not be written: %v", err)
 		if out.AbortClass == provision.ClassJournal {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -464,5 +465,44 @@ func TestReportMapsEveryLiveAccount(t *testing.T) {
 	}
 	if n := ee.emu.Stats().Requests; n != before {
 		t.Errorf("a selection of nothing sent %d requests", n-before)
+	}
+}
+
+// TestReportWriteFails: the journal is fine but the report cannot be written
+// (a full disk, say): exit 4 with the hint that a rerun rebuilds the report
+// from the platform; the rerun then writes it with every id and token, and
+// creates nothing again.
+func TestReportWriteFails(t *testing.T) {
+	demoCredentials(t)
+	ee := newEngineEnv(t, emulator.Options{})
+	m := ee.writeManifest(6, nil)
+	report := filepath.Join(ee.dir, "report.json")
+	write := writeReport
+	writeReport = func(path string, w func(io.Writer) error) error {
+		return fmt.Errorf("write %s: %w", path, syscall.ENOSPC)
+	}
+	code, out, errs := ee.hubprov("apply", "-f", m, "--report", report)
+	writeReport = write
+	if code != exitAborted || !strings.Contains(errs, "the report could not be written") || !strings.Contains(errs, "no space left on device") ||
+		!strings.Contains(errs, "a rerun of the same command rebuilds the report from the platform") || !strings.Contains(out, "Report: (not written)") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	if strings.Contains(errs, "journal") {
+		t.Errorf("the journal was fine, yet the error speaks of it:\n%s", errs)
+	}
+	if _, err := os.Stat(report); err == nil {
+		t.Fatal("a report was written")
+	}
+	if code, _, errs := ee.hubprov("apply", "-f", m, "--report", report); code != exitOK {
+		t.Fatalf("rerun: exit %d\n%s", code, errs)
+	}
+	if s := ee.emu.Stats(); s.Creates != 6 || s.Duplicates != 0 {
+		t.Fatalf("emulator: %d creates, %d duplicates", s.Creates, s.Duplicates)
+	}
+	for _, a := range readReport(t, report).Accounts {
+		v, ok := ee.emu.Instance(a.InstanceID)
+		if !ok || v.Name != a.Name || v.Token != a.Token || a.Status != provision.Succeeded {
+			t.Fatalf("rerun report: %+v", a)
+		}
 	}
 }
