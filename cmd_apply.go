@@ -210,7 +210,7 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 		return err
 	}
 	defer release(s)
-	plan, err := s.plan(ctx, prune, e.report)
+	plan, err := s.plan(ctx, prune, e.report, true)
 	if err != nil {
 		return err
 	}

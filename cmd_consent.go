@@ -97,7 +97,7 @@ credentials rejected, failure budget exceeded, journal or report unwritable;
 		return err
 	}
 	defer release(s)
-	plan, err := s.plan(ctx, false, e.report)
+	plan, err := s.plan(ctx, false, e.report, true)
 	if err != nil {
 		return err
 	}

@@ -506,3 +506,30 @@ func TestReportWriteFails(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanUnderListLagHonoursTheReport: right after an apply, while lists
+// lag writes, plan reads the instances the report and the journal know by id
+// (as apply does), so it shows no account as create; with the default report
+// path too.
+func TestPlanUnderListLagHonoursTheReport(t *testing.T) {
+	demoCredentials(t)
+	frozen := time.Date(2026, 12, 1, 21, 0, 0, 0, time.UTC)
+	ee := newEngineEnv(t, emulator.Options{ListLag: 5 * time.Second, Now: func() time.Time { return frozen }})
+	m := ee.writeManifest(10, nil)
+	t.Chdir(ee.dir)
+	if code, _, errs := ee.hubprov("apply", "-f", m); code != exitOK {
+		t.Fatalf("apply: %d\n%s", code, errs)
+	}
+	for _, args := range [][]string{{"plan", "-f", m}, {"plan", "-f", m, "--report", "hubprov-report.json"}} {
+		code, out, errs := ee.hubprov(append(args, "--detailed-exitcode")...)
+		if code != exitOK || !strings.Contains(out, "No changes: 10 accounts") {
+			t.Fatalf("%v: exit %d\n%s\n%s", args, code, out, errs)
+		}
+	}
+	if code, out, _ := ee.hubprov("plan", "-f", m, "--report", "elsewhere.json", "--detailed-exitcode"); code != exitChanges || !strings.Contains(out, "10 to create") {
+		t.Fatalf("plan with a report path that has no report: exit %d\n%s", code, out)
+	}
+	if s := ee.emu.Stats(); s.Creates != 10 {
+		t.Fatalf("emulator: %d creates", s.Creates)
+	}
+}

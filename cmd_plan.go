@@ -27,6 +27,7 @@ exactly that plan, or refuses if the manifests or the platform moved in between.
 	verbose := fs.Bool("verbose", false, "also list unchanged accounts (text format)")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when changes are pending, 0 when none")
 	emulate := fs.Bool("emulate", false, "plan against the built-in emulator (state kept in "+emulatorState+")")
+	report := fs.String("report", "hubprov-report.json", "read the report at `PATH` and its journal (PATH.journal), as apply does, so an instance a lagging list does not show yet is read by id, not planned as a create; nothing is written there")
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
 	}
@@ -53,7 +54,7 @@ exactly that plan, or refuses if the manifests or the platform moved in between.
 		return err
 	}
 	defer s.close(env)
-	plan, err := s.plan(ctx, *prune, "")
+	plan, err := s.plan(ctx, *prune, *report, false)
 	if err != nil {
 		return err
 	}

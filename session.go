@@ -223,12 +223,13 @@ func newHTTPClient(parallelism int) *http.Client {
 }
 
 // plan reads the platform's instances of the set and plans. With a report
-// path (apply, destroy), it first settles what earlier runs at that path left
-// behind: the journal's pending creates are looked up by marker, and the
+// path (apply, destroy, and plan itself, which writes nothing there), it first
+// settles what earlier runs at that path left behind: the journal's pending creates are looked up by marker, and the
 // instances the journal or the previous report know by id but the list does
 // not show are read by id. It refuses (exit 3) a journal that holds another
-// set's unresolved creates.
-func (s *session) plan(ctx context.Context, prune bool, reportPath string) (provision.Plan, error) {
+// set's unresolved creates when writes is set (apply, destroy: the new
+// journal would lose them); plan, which writes nothing, only warns.
+func (s *session) plan(ctx context.Context, prune bool, reportPath string, writes bool) (provision.Plan, error) {
 	var rec provision.Recovery
 	if reportPath != "" {
 		st, err := provision.ReadJournal(reportPath + ".journal")
@@ -248,7 +249,9 @@ func (s *session) plan(ctx context.Context, prune bool, reportPath string) (prov
 		}
 		rec, err = st.Recovery(s.journalTarget(), names)
 		var fe *provision.ForeignIntentsError
-		if errors.As(err, &fe) {
+		if errors.As(err, &fe) && !writes {
+			s.log.Warn().Str("journal", reportPath+".journal").Msgf("%v: an apply with this report path refuses until that set's apply has finished them", err)
+		} else if errors.As(err, &fe) {
 			return provision.Plan{}, invalidf("%s: %v; nothing was sent", reportPath+".journal", err).
 				withHint("rerun the apply of %s with --report %s first: it looks them up and finishes them; or give this run its own --report PATH", fe.Target, reportPath)
 		}
