@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -179,7 +180,11 @@ func (r *Run) call(ctx context.Context, write bool, op func(context.Context) err
 		return nil
 	}
 	if r.pol.timeout > 0 && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("no answer within the request timeout (%v): %w", r.pol.timeout, err)
+		if strings.Contains(err.Error(), "no answer within the request timeout") {
+			err = fmt.Errorf("%w (%v)", err, r.pol.timeout) // the client said it; add how long that was
+		} else {
+			err = fmt.Errorf("no answer within the request timeout (%v): %w", r.pol.timeout, err)
+		}
 	}
 	var ae *APIError
 	if errors.As(err, &ae) && (ae.Status == 429 || ae.Status == 503) {
