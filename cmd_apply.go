@@ -232,7 +232,8 @@ func engineRun(ctx context.Context, env *cmdEnv, command string, c *commonFlags,
 		return err
 	}
 	// Total is set before the display reads it: Apply then leaves it alone.
-	progress := &provision.Progress{Total: int64(len(plan.Changes))}
+	progress := new(provision.Progress)
+	progress.Total.Store(int64(len(plan.Changes)))
 	s.run.Attach(journal, progress)
 	stopNotes := noteInterrupts(ctx, env)
 	defer stopNotes()

@@ -36,7 +36,7 @@ type progressState struct {
 // a rerun the unchanged accounts, done at once, do not inflate them.
 func snapshot(p *provision.Progress, work int64, elapsed time.Duration, interrupted, final bool) progressState {
 	s := progressState{
-		done: p.Done.Load(), total: p.Total, skipped: p.Skipped.Load(),
+		done: p.Done.Load(), total: p.Total.Load(), skipped: p.Skipped.Load(),
 		created: p.Created.Load(), updated: p.Updated.Load(), deleted: p.Deleted.Load(), failed: p.Bad.Load(),
 		work: work, retries: p.Retries.Load(), throttled: p.Throttled.Load(),
 		elapsed: elapsed, interrupted: interrupted, final: final,

@@ -103,7 +103,9 @@ type Outcome struct {
 
 // Progress holds live counters that a progress display reads while Apply runs.
 type Progress struct {
-	Total                                           int64
+	// Total is the accounts of the run; a display may read it while Apply
+	// or a consent server sets it.
+	Total                                           atomic.Int64
 	Done, Created, Updated, Deleted, Unchanged, Bad atomic.Int64
 	// Skipped counts the accounts an interrupt or an abort left undone; they
 	// are not in Done.
@@ -154,9 +156,9 @@ func (run *Run) Apply(ctx context.Context, plan Plan) Outcome {
 	defer stop()
 	r := &runner{Run: run, plan: plan, out: make([]Result, len(plan.Changes))}
 	opts := r.opts
-	if opts.Progress != nil && opts.Progress.Total == 0 {
-		// A display started before Apply reads Total: its caller sets it first.
-		opts.Progress.Total = int64(len(plan.Changes))
+	if opts.Progress != nil {
+		// A display started before Apply may read Total: its caller can set it first.
+		opts.Progress.Total.CompareAndSwap(0, int64(len(plan.Changes)))
 	}
 
 	g := new(errgroup.Group)

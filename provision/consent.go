@@ -166,7 +166,7 @@ func NewConsentServer(ctx context.Context, run *Run, plan Plan, co ConsentOption
 	}
 	s.r.out = make([]Result, len(s.r.plan.Changes))
 	if p := co.Progress; p != nil {
-		p.Total = int64(len(s.accounts))
+		p.Total.Store(int64(len(s.accounts)))
 	}
 	s.checkDoneLocked()
 	return s, nil

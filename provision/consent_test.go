@@ -703,7 +703,7 @@ func TestConsentOutcomeMapsLiveAccounts(t *testing.T) {
 	if strings.Join(got, " ") != want {
 		t.Errorf("outcome\n %s\nwant\n %s", strings.Join(got, " "), want)
 	}
-	if progress.Total != 2 || progress.Done.Load() != 0 {
-		t.Errorf("progress %d/%d", progress.Done.Load(), progress.Total)
+	if progress.Total.Load() != 2 || progress.Done.Load() != 0 {
+		t.Errorf("progress %d/%d", progress.Done.Load(), progress.Total.Load())
 	}
 }
