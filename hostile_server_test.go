@@ -71,6 +71,32 @@ func TestServerThatNeverAnswers(t *testing.T) {
 	}
 }
 
+// TestOverloadedListingSaysSo: a platform that answers every listing 503
+// (overloaded, no Retry-After) until the attempts run out ends the run with
+// exit 4 and the hint that it was throttled or overloaded, not that it did
+// not answer.
+func TestOverloadedListingSaysSo(t *testing.T) {
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, `{"message":"upstream overloaded"}`)
+	}))
+	t.Cleanup(srv.Close)
+	ee := hostileEnv(t, srv.URL+"/elements/api-v2")
+	m := ee.writeManifest(2, nil)
+	code, _, errs := ee.hubprov("plan", "-f", m, "--max-attempts", "2")
+	if code != exitAborted || !strings.Contains(errs, "kept answering 429 or 503 (throttled or overloaded)") {
+		t.Errorf("exit %d, want 4 with the throttled-or-overloaded hint\n%s", code, errs)
+	}
+	if strings.Contains(errs, "did not answer in time") {
+		t.Errorf("the hint says the platform did not answer, though it did\n%s", errs)
+	}
+	if n := requests.Load(); n != 2 {
+		t.Errorf("%d requests, want 2 (--max-attempts)", n)
+	}
+}
+
 // TestSIGTERMDuringAHangingList reproduces a plan that ignored SIGTERM while
 // its listing hung (597 s until SIGKILL): the run ends within 2 s of the
 // signal, long before the default 60 s request timeout.
