@@ -16,53 +16,63 @@ import (
 // its CUBIC calculator), with the changes a bulk run with many requests in
 // flight needs:
 //
-//   - Start. Before the first throttle the pace starts at slowStartRate and
-//     doubles every slowStartDoubling (TCP's slow start), so a run at high
-//     parallelism does not open with a wave of requests; once the pace is more
-//     than twice what the run manages to send, the parallelism is the
-//     bottleneck and pacing stops until a throttle. When the platform
-//     announces its limit (announce), the pace starts there instead of
-//     probing, and never goes above it.
-//   - Cut. A throttle cuts the pace to beta (0.8; the AWS SDK takes 0.7)
-//     times the rate the platform admitted over the last second of sending
-//     (not over a pause, and never more than the pace), but only when the
-//     throttles among the last answers since the previous cut are
-//     significantly more than a tolerated share (tolerated, 1%, or the noise
-//     floor below): one throttle in a hundred answers from a platform at its
-//     limit is the price of holding the limit, not a reason to leave it.
-//     Answers to requests sent before a cut never cut again: with many
-//     requests in flight, one round of throttles is one cut. When the
-//     throttles came in a trickle, the platform admitted less than the pace
-//     only because of them (a token bucket with a burst of 1 drops every
-//     other request sent a little too fast), so the pace they began at is the
-//     better measure of the limit.
+//   - Start. Until the platform first shows a limit, the pace starts at
+//     slowStartRate and doubles every slowStartDoubling (TCP's slow start),
+//     so a run at high parallelism does not open with a wave of requests;
+//     once the pace is more than twice what the run manages to send, the
+//     parallelism is the bottleneck and pacing stops (with no throttle and
+//     no --rate, the pacer then costs nothing). The first limit ends slow
+//     start for good. When the platform announces its limit (announce), the
+//     pace starts there instead of probing, and never goes above it.
+//   - Hold. A throttle with holdInFlight or more requests in flight stops
+//     sending at once, until those have answered (at most twice the round
+//     trip): a limit crossed at a high pace refuses all of them, and sending
+//     on would only add refusals. The hold ends early when most of the
+//     answers it waited for were admitted (a stray throttle).
+//   - Cut. When most of a hold's answers were throttles, the pace was far
+//     above the limit: the limit is the pace they were sent at times the
+//     share admitted (a drained token bucket admits its refill rate,
+//     whatever is sent). Otherwise throttles cut once they are significantly
+//     more than a share: before any limit, twice maxNoise (slow start
+//     crossing a limit sees far more, random throttles far less); after,
+//     tolerated (1%) or the noise floor below, among the last testWindow
+//     answers of the current epoch. The pace drops to beta (0.9) times the
+//     rate the platform admitted over the last second (not over a pause),
+//     and recovers to that rate; in slow start, and where a third or more
+//     were refused since the throttles began (a token bucket with a burst of
+//     1 admits only every other request sent a little too fast, far less
+//     than its limit), to the paces the throttles came at (onsetMargin
+//     below them). Answers to requests sent before a cut never cut again:
+//     with many requests in flight, one round of throttles is one cut.
 //   - Recovery. After a cut the pace follows a cubic curve, concave back up to
-//     the rate it was cut from (the last peak) and convex beyond it:
+//     the peak (CUBIC's W_max) and convex beyond it:
 //     pace(t) = peak - (peak - cut)(1 - t/recoverTime)^3 up to the peak, which
-//     it reaches recoverTime (2 s) after the cut whatever the rate, then
-//     peak (1 + probeGain (t/recoverTime - 1)^3): +12% one second later,
-//     +100% two seconds later, and only while the run uses the pace (at most
-//     twice the rate sent). The AWS SDK scales the same curve in absolute requests
-//     per second (2 s to recover at 10/s, 9 s at 1,000/s); here it is
-//     relative to the peak.
-//   - Noise. A small share of throttles that does not fall when the pace falls
-//     is not a limit (the idea behind Google SRE's client-side throttling and
-//     gRPC's retry throttling). The pacer keeps the share of throttles by the
-//     pace the requests were sent at (four bands per doubling); before a cut
-//     it looks at the bands below: if the share there is as high (at least
-//     noiseFall of it), the throttles do not depend on the rate, the pace
-//     stays, and that share becomes the noise floor that later throttles must
-//     rise above.
+//     it reaches recoverTime (2 s) after the cut whatever the rate (after
+//     testTime more when the cut is under test, below), then
+//     peak (1 + probeGain (t/recoverTime - 1)^3): flat near the peak (+1.25%
+//     after 1 s, +10% after 2 s, then straight on at that slope), so it sits
+//     just under the limit and probes rarely, and only while the run uses
+//     the pace (at most twice the rate sent). The AWS SDK scales the same
+//     curve in absolute requests per second; here it is relative to the
+//     peak.
+//   - Noise. A small share of throttles that does not fall when the pace
+//     falls is not a limit (the idea behind Google SRE's client-side
+//     throttling and gRPC's retry throttling). Before any limit, a share up
+//     to twice maxNoise is left alone. After a cut on a trickle (a share up
+//     to maxNoise), the pace stays at the cut until enough answers at that
+//     pace tell (testTime, or up to maxTest answers): if none of them was a
+//     throttle, or significantly fewer than half as many as before, it was a
+//     limit and recovery starts; if not, the throttles do not depend on the
+//     rate, the cut is undone (the pace resumes where it was), and their
+//     share becomes the noise floor later throttles must rise above.
 //   - Pause. Retry-After delays only the request that received it (the caller
 //     waits it out). The whole run pauses only when the platform throttles
-//     many requests in a row (clusterSize; a closed fixed window answers 429
-//     to everyone until it reopens), until the reopening the cluster's
-//     Retry-After headers announce. The pace then becomes the rate the
-//     platform admitted over the whole cycle, from the end of the previous
-//     pause to the reopening (for a fixed window, its quota over its length),
-//     and after a long closure (a window, not a token bucket's next token
-//     rounded up to a second) it holds there for one more cycle before
-//     probing again.
+//     everyone (clustered: a closed fixed window answers 429 to everyone
+//     until it reopens), until the reopening the run's Retry-After headers
+//     agree on. The pace then becomes the rate the platform admitted over
+//     the whole cycle, from the end of the previous pause to the reopening
+//     (for a fixed window, its quota over its length, evenly spread), held
+//     for one more cycle before probing again.
 //
 // It is hand-written because no library does this: golang.org/x/time/rate is
 // a fixed token bucket whose reservations keep their times when the rate
@@ -75,63 +85,94 @@ type pacer struct {
 	ceiling float64 // the announced limit; +Inf when none
 
 	curve
-	start time.Time // when slow start began
-	epoch int       // counts the cuts and pauses; a request carries the epoch it was sent in
+	epoch     int  // counts the cuts and pauses; a request carries the epoch it was sent in
+	limitSeen bool // the platform showed a limit: slow start is over for good
 
-	last        time.Time // the last turn given (as scheduled)
+	last     time.Time     // when the last request was sent
+	inFlight int           // requests sent and not answered yet
+	rtt      time.Duration // smoothed time from sending a request to its answer
+
+	hold        hold
 	pauseUntil  time.Time
 	pauseReason string
+	run         int       // throttles in a row, since the last admitted answer
+	reopenLo    time.Time // the platform reopens after reopenLo and by reopenHi,
+	reopenHi    time.Time // from the Retry-After of the current run of throttles
 	cycleStart  time.Time // the end of the last pause (or the first request)
 	cycleOK     int       // answers admitted since cycleStart
 
-	recent       answers        // the last answers, with their epochs
-	bands        map[int]*tally // answers by the pace their requests were sent at
-	run          int            // throttles in a row, since the last answer that was not one
-	reopen       time.Time      // the earliest reopening the current run of throttles announced
-	sent, ok, th meter          // requests sent, answers admitted, throttles
-	onset        float64        // the pace at the first throttle of the epoch onsetEpoch
-	onsetEpoch   int            //
-	limitFound   bool           // a cut was confirmed by quieter lower paces
-	noise        float64        // the learned share of throttles that does not depend on the rate
-	lastOK       time.Time      // the last admitted answer, for stall detection
+	recent     answers  // the last answers, with their epochs
+	sent, ok   meter    // requests sent, answers admitted
+	noise      float64  // the learned share of throttles that does not depend on the rate
+	test       *cutTest // the last cut on a trickle, until its answers tell noise from a limit
+	onset      float64  // the paces the throttles of the current trickle were sent at, summed (epoch onsetEp-1)
+	onsetEp    int      //
+	onsetN     int      // answers of that epoch since then,
+	onsetX     int      // the throttles among them,
+	quiet      int      // and the answers since its last throttle
+	onsetFirst float64  // the pace its first throttle was sent at
+	fresh      int      // throttles of the current run sent after its first one was answered
+	runStart   time.Time
+	lastOK     time.Time
 }
 
 // curve is the shape of the pace over time.
 type curve struct {
-	phase     pacePhase
-	peak      float64   // the rate to recover to (CUBIC's W_max)
-	from      float64   // the pace right after the cut
-	cutAt     time.Time // when the cubic curve started (t = 0)
-	holdUntil time.Time // hold the pace at the peak until then (after a closed window)
+	phase pacePhase
+	start time.Time // slow start's t = 0
+	peak  float64   // the rate to recover to (CUBIC's W_max)
+	from  float64   // the pace right after the cut
+	cutAt time.Time // the cubic curve's t = 0
+	flat  bool      // stay at from: a cut under test
+}
+
+// hold is the wait after a throttle: the answers to the requests that were in
+// flight show whether the limit refused most of them.
+type hold struct {
+	on      bool
+	until   time.Time
+	n, x    int     // answers during the hold, and the throttles among them
+	paceSum float64 // the paces their requests were sent at, summed
+}
+
+// cutTest is a cut on a trickle of throttles waiting for its verdict.
+type cutTest struct {
+	epoch int       // the epoch of the requests sent at the lower pace
+	at    time.Time // when the cut was made
+	share float64   // the share of throttles before the cut
+	need  int       // answers at the lower pace needed for the verdict
+	n, x  int       // answers at the lower pace so far, and throttles among them
+	saved curve     // the curve before the cut, to resume if it was noise
+	seen  bool      // limitSeen before the cut
 }
 
 type pacePhase int
 
 const (
-	slowStart pacePhase = iota // no throttle yet: growing exponentially
-	open                       // no throttle yet, and the parallelism is the bottleneck: not pacing
-	cubic                      // after a throttle (or an announced limit): CUBIC
+	slowStart pacePhase = iota // no limit seen yet: growing exponentially
+	open                       // no limit seen yet, and the parallelism is the bottleneck: not pacing
+	cubic                      // after a limit was seen (or announced): CUBIC
 )
 
 // Pacer parameters.
 const (
-	beta              = 0.8             // the multiplicative cut (the AWS SDK takes 0.7)
+	beta              = 0.9             // the cut, times the limit measured
+	trickleBeta       = 0.9             // the cut on a trickle of throttles (a share up to maxNoise)
 	recoverTime       = 2 * time.Second // from a cut back to the peak
-	probeGain         = 1.0             // above the peak, +100% recoverTime after reaching it
+	probeGain         = 1 - beta        // above the peak, +10% recoverTime after reaching it (CUBIC's symmetry)
 	slowStartRate     = 40.0            // requests per second at the start
 	slowStartDoubling = 150 * time.Millisecond
-	minPace           = 0.5  // requests per second, the floor of any cut (the AWS SDK's minFillRate)
-	tolerated         = 0.01 // a share of throttles not worth a cut
-	testWindow        = 50   // the answers a cut is decided on: the last of the current epoch
-	significance      = 0.01 // how unlikely under the tolerated share the throttles must be to cut
-	onsetMargin       = 0.95 // the limit against the pace where a trickle of throttles began
-	maxOnsetShare     = 0.2  // the largest share of throttles that came in a trickle
-	noiseFall         = 0.5  // throttles at lower paces at least this share of the current one's are noise
-	maxNoise          = 0.1  // a larger share is a limit, whatever it is at lower paces
-	noiseSamples      = 30   // answers at lower paces needed to call throttles noise
-	bandsPerDoubling  = 4
-	bandCap           = 400 // a band's counts halve beyond this, so old answers fade
+	minPace           = 0.5             // requests per second, the floor of any cut (the AWS SDK's minFillRate)
+	tolerated         = 0.01            // a share of throttles not worth a cut
+	testWindow        = 50              // the answers a cut on a trickle is decided on: the last of the current epoch
+	significance      = 0.01            // how unlikely under the tolerated share the throttles must be to cut
+	onsetMargin       = 0.97            // the peak against the pace where a trickle of throttles began
+	noiseFall         = 0.5             // throttles at the lower pace at least this share of those before are noise
+	maxNoise          = 0.1             // a larger share is a limit, whatever it is at lower paces
+	minTest, maxTest  = 30, 100         // the answers a cut waits for its verdict
+	testTime          = time.Second / 2 // or as long, with at least minTest/2 answers
 	maxHold           = time.Minute
+	holdInFlight      = 4               // the requests in flight that make a throttle hold the run
 	closedRetryAfter  = 2 * time.Second // a cluster waiting this long or more is a closed window
 )
 
@@ -140,20 +181,20 @@ const (
 // shorten it.
 var stallAfter = 5 * time.Minute
 
-// tally counts answers and the throttles among them.
-type tally struct{ n, throttled int }
-
-// stamp is what the pacer remembers of a request it let go: its epoch and
-// the pace band it was sent in.
-type stamp struct{ epoch, band int }
+// stamp is what the pacer remembers of a request it let go.
+type stamp struct {
+	epoch int
+	at    time.Time
+	pace  float64 // the pace it was sent at (the rate sent, when not pacing)
+}
 
 func newPacer(fixedRate float64, now time.Time) *pacer {
 	fixed := math.Inf(1)
 	if fixedRate > 0 {
 		fixed = fixedRate
 	}
-	return &pacer{fixed: fixed, ceiling: math.Inf(1), curve: curve{phase: slowStart}, start: now,
-		cycleStart: now, lastOK: now, onsetEpoch: -1, bands: map[int]*tally{}}
+	return &pacer{fixed: fixed, ceiling: math.Inf(1), curve: curve{phase: slowStart, start: now},
+		cycleStart: now, lastOK: now}
 }
 
 // pace returns the requests per second allowed at now; +Inf means no pacing.
@@ -163,16 +204,24 @@ func (p *pacer) pace(now time.Time) float64 {
 	case slowStart:
 		r = slowStartRate * math.Exp2(float64(now.Sub(p.start))/float64(slowStartDoubling))
 	case cubic:
-		r = p.peak
-		if now.After(p.holdUntil) {
-			t := max(float64(now.Sub(p.cutAt))/float64(recoverTime), 0)
+		t := max(float64(now.Sub(p.cutAt))/float64(recoverTime), 0)
+		switch {
+		case p.flat:
+			r = p.from
+		case t < 1:
 			r = p.peak - (p.peak-p.from)*math.Pow(1-t, 3)
-			if t > 1 {
-				r = p.peak * (1 + probeGain*math.Pow(t-1, 3))
-				// Beyond the peak, grow only while the run uses the pace (the
-				// AWS SDK caps it at twice the measured sending rate).
-				r = min(r, max(p.peak, 2*p.sent.rate(now, time.Second)))
+		default:
+			// Cubic for one recoverTime beyond the peak, then straight on
+			// at the slope it reached (a fixed window shows the pace was
+			// too high only when its quota runs out).
+			u := t - 1
+			if u > 1 {
+				u = math.Cbrt(3*u - 2)
 			}
+			r = p.peak * (1 + probeGain*u*u*u)
+			// Beyond the peak, grow only while the run uses the pace (the
+			// AWS SDK caps it at twice the measured sending rate).
+			r = min(r, max(p.peak, 2*p.sent.rate(now, time.Second)))
 		}
 		r = max(r, minPace)
 	}
@@ -180,14 +229,24 @@ func (p *pacer) pace(now time.Time) float64 {
 }
 
 // turn returns the earliest time the next request may be sent: after any
-// pause, and 1/pace after the last turn.
+// pause or hold, and 1/pace after the last request. A hold past its time
+// ends here.
 func (p *pacer) turn(now time.Time) time.Time {
+	if p.hold.on && !now.Before(p.hold.until) {
+		p.endHold(now)
+	}
 	at := laterOf(now, p.pauseUntil)
+	if p.hold.on {
+		at = laterOf(at, p.hold.until)
+	}
 	if r := p.pace(at); !math.IsInf(r, 1) && !p.last.IsZero() {
 		at = laterOf(at, p.last.Add(time.Duration(float64(time.Second)/r)))
 	}
 	return at
 }
+
+// holding reports whether a hold is on.
+func (p *pacer) holding() bool { return p.hold.on }
 
 // send records a request sent at now, when turn allowed it.
 func (p *pacer) send(now time.Time) stamp {
@@ -196,6 +255,7 @@ func (p *pacer) send(now time.Time) stamp {
 	}
 	r := p.pace(now)
 	p.last = now
+	p.inFlight++
 	p.sent.add(now)
 	if p.phase == slowStart && now.Sub(p.start) > 5*slowStartDoubling && r > 2*p.sent.rate(now, 500*time.Millisecond) {
 		p.phase = open // the parallelism, not the pace, limits the run
@@ -203,154 +263,226 @@ func (p *pacer) send(now time.Time) stamp {
 	if math.IsInf(r, 1) {
 		r = p.sent.rate(now, time.Second)
 	}
-	return stamp{epoch: p.epoch, band: band(r)}
+	return stamp{epoch: p.epoch, at: now, pace: r}
 }
 
-// band is the pace band of a rate: four per doubling.
-func band(rate float64) int {
-	return int(math.Floor(bandsPerDoubling * math.Log2(max(rate, minPace))))
+// answered notes that the request of s has ended, with or without an answer.
+func (p *pacer) answered(now time.Time, s stamp) {
+	p.inFlight = max(p.inFlight-1, 0)
+	if d := now.Sub(s.at); p.rtt == 0 {
+		p.rtt = d
+	} else {
+		p.rtt += (d - p.rtt) / 8
+	}
+}
+
+// lost records a request that got no answer (a reset, a timeout): it says
+// nothing about the rate.
+func (p *pacer) lost(now time.Time, s stamp) {
+	p.answered(now, s)
+	if p.hold.on && p.inFlight == 0 {
+		p.endHold(now)
+	}
 }
 
 // admit records an answer that was not a throttle.
 func (p *pacer) admit(now time.Time, s stamp) {
+	p.answered(now, s)
 	p.recent.push(s.epoch, false)
-	p.count(s.band, false)
-	p.run = 0
+	p.run, p.fresh = 0, 0
+	if s.epoch+1 == p.onsetEp {
+		p.onsetN++
+		p.quiet++
+	}
 	p.ok.add(now)
 	p.cycleOK++
 	p.lastOK = now
-}
-
-func (p *pacer) count(b int, throttled bool) {
-	t := p.bands[b]
-	if t == nil {
-		t = &tally{}
-		p.bands[b] = t
+	if p.hold.on {
+		p.hold.n++
+		p.hold.paceSum += s.pace
+		if 2*p.hold.x <= p.hold.n {
+			p.hold.on = false // most were admitted: a stray throttle
+		} else if p.inFlight == 0 {
+			p.endHold(now)
+		}
 	}
-	t.n++
-	if throttled {
-		t.throttled++
-	}
-	if t.n > bandCap {
-		t.n, t.throttled = t.n/2, t.throttled/2
-	}
+	p.tested(now, s, false)
 }
 
 // throttle records a throttle (429 or 503) with the Retry-After it carried (0
-// if none), and adapts: a run-wide pause, a cut, or nothing (noise, a
+// if none), and adapts: a run-wide pause, a hold, a cut, or nothing (noise, a
 // tolerated share, or a request sent before the last cut).
 func (p *pacer) throttle(now time.Time, s stamp, retryAfter time.Duration) {
+	p.answered(now, s)
 	p.recent.push(s.epoch, true)
-	p.count(s.band, true)
-	p.th.add(now)
 	p.run++
+	if p.run == 1 {
+		p.runStart = now
+	} else if s.at.After(p.runStart) {
+		p.fresh++
+	}
+	if s.epoch+1 == p.onsetEp {
+		p.onsetN++
+		p.onsetX++
+		p.onset += s.pace
+	}
 	if retryAfter > 0 {
-		if at := now.Add(expectedReopen(retryAfter)); p.run == 1 || p.reopen.IsZero() || at.Before(p.reopen) {
-			p.reopen = at
+		lo, hi := now.Add(retryAfter), now.Add(retryAfter)
+		if retryAfter%time.Second == 0 {
+			lo = hi.Add(-time.Second) // whole seconds, rounded up
+		}
+		if p.run == 1 || p.reopenHi.IsZero() {
+			p.reopenLo, p.reopenHi = lo, hi
+		} else {
+			p.reopenLo, p.reopenHi = laterOf(p.reopenLo, lo), earlierOf(p.reopenHi, hi)
+		}
+		if p.clustered(now, retryAfter) && p.reopenHi.After(now) && !p.pauseUntil.After(now) {
+			// The platform throttles everyone until it reopens. The
+			// throttled requests themselves wait out their whole Retry-After.
+			p.closed(now)
+			return
 		}
 	}
-	if retryAfter > 0 && p.run >= p.clusterSize(now, retryAfter) && p.reopen.After(now) && !p.pauseUntil.After(now) {
-		// The platform throttles everyone until it reopens. The pause ends
-		// when it most likely does; the throttled requests themselves wait
-		// out their whole Retry-After.
-		p.closed(now)
+	p.tested(now, s, true)
+	if p.hold.on {
+		p.hold.n++
+		p.hold.x++
+		p.hold.paceSum += s.pace
+		if p.inFlight == 0 {
+			p.endHold(now)
+		}
 		return
 	}
 	if s.epoch != p.epoch {
 		return // answered by the last cut already
 	}
-	if p.onsetEpoch != p.epoch {
-		p.onset, p.onsetEpoch = p.pace(now), p.epoch
+	if p.onsetEp != p.epoch+1 || p.quiet >= testWindow {
+		// The first throttle of the epoch, or the first after a quiet
+		// stretch: a trickle begins here.
+		p.onset, p.onsetEp, p.onsetN, p.onsetX, p.onsetFirst = s.pace, p.epoch+1, 1, 1, s.pace
 	}
-	n, x := p.recent.count(p.epoch, testWindow)
-	if !significant(x, n, max(tolerated, p.noise)) {
-		return
-	}
-	if p.rateIndependent(s.band, float64(x)/float64(n)) {
-		if !p.limitFound && p.phase == cubic {
-			p.phase = open // every cut so far was noise: unpace
+	p.quiet = 0
+	// A hold is worth it when many requests are in flight; with a noise
+	// floor, a lone throttle holds nothing.
+	if p.inFlight >= holdInFlight && (p.noise == 0 || p.run > 1) {
+		wait := min(max(2*p.rtt, 10*time.Millisecond), time.Second)
+		p.hold = hold{on: true, until: now.Add(wait), n: 1, x: 1, paceSum: s.pace}
+		if p.inFlight == 0 {
+			p.endHold(now)
 		}
-		return
 	}
-	n, x = p.recent.count(p.epoch, len(p.recent.epochs))
-	p.cut(now, float64(x)/float64(n))
-}
-
-// rateIndependent reports whether throttles at share in band b are noise:
-// a small share, about as large at paces well below (70-84% and lower) or
-// well above. It learns the noise floor then, and notes a limit found when
-// the lower paces were clearly quieter.
-func (p *pacer) rateIndependent(b int, share float64) bool {
-	var lower, higher tally
-	for k, t := range p.bands {
+	if s.epoch != p.epoch {
+		return // the hold cut
+	}
+	threshold := max(tolerated, p.noise)
+	switch {
+	case !p.limitSeen:
+		// Before any limit, only a share well beyond noise cuts (slow
+		// start crossing a limit sees far more).
+		threshold = 2 * maxNoise
+	case p.test != nil:
+		threshold = maxNoise // while a cut is under test
+	}
+	if n, x := p.recent.count(p.epoch, testWindow); significant(x, n, threshold) {
+		// The cut is from the rate the platform admitted, and the pace
+		// recovers to it (CUBIC's W_max), except where the platform
+		// admits far less than its limit: a token bucket with a burst of
+		// 1 admits only every other request sent a little too fast, so
+		// when a third or more were refused since the throttles began,
+		// the limit lies a little below the paces they came at.
+		admitted := p.admitted(now)
+		peak := admitted
 		switch {
-		case k <= b-2:
-			lower.n += t.n
-			lower.throttled += t.throttled
-		case k >= b+2:
-			higher.n += t.n
-			higher.throttled += t.throttled
+		case !p.limitSeen:
+			// Slow start: the last second was mostly slower than the
+			// limit, and the platform's allowance spent in it is no
+			// rate; the pace grew fast past the first throttle, which
+			// came where it crossed the limit.
+			peak = min(p.onsetFirst, p.pace(now))
+			admitted = peak
+		case 3*p.onsetX >= p.onsetN:
+			peak = max(admitted, onsetMargin*min(p.onset/float64(p.onsetX), p.pace(now)))
 		}
+		p.cut(now, min(admitted, peak), peak, true)
 	}
-	rate := func(t tally) float64 { return float64(t.throttled) / float64(t.n) }
-	if share > maxNoise {
-		return false
-	}
-	if q := noiseFall * share; float64(lower.n)*q >= 3 {
-		// Enough answers at lower paces to tell: a limit if they were
-		// significantly quieter than half the share here.
-		if binomialCDF(lower.throttled, lower.n, q) < 0.05 {
-			p.limitFound = true
-			return false
-		}
-		p.noise = max(rate(lower), tolerated)
-		return true
-	}
-	if h := rate(higher); float64(higher.n)*h >= 3 && h <= maxNoise && share >= noiseFall*h {
-		p.noise = max(min(share, h), tolerated)
-		return true
-	}
-	return false
 }
 
-// binomialCDF is P(X <= x) for X binomial with n trials of probability q.
-func binomialCDF(x, n int, q float64) float64 {
-	if x >= n {
-		return 1
+// endHold ends the hold: when most of its answers were throttles, the pace
+// was far above the limit, which is the pace times the share admitted.
+func (p *pacer) endHold(now time.Time) {
+	h := p.hold
+	p.hold = hold{}
+	threshold := maxNoise
+	if !p.limitSeen {
+		threshold = 2 * maxNoise
 	}
-	term := math.Pow(1-q, float64(n))
-	sum := term
-	for i := 1; i <= x; i++ {
-		term *= float64(n-i+1) / float64(i) * q / (1 - q)
-		sum += term
+	if h.n < 3 || 2*h.x <= h.n || !significant(h.x, h.n, threshold) {
+		return
 	}
-	return sum
+	if h.x == h.n && p.reopenHi.After(now) && !p.pauseUntil.After(now) {
+		p.closed(now) // all refused: closed until the reopening
+		return
+	}
+	limit := h.paceSum / float64(h.n) * float64(max(h.n-h.x, 1)) / float64(h.n)
+	if r := p.pace(now); limit < r || math.IsInf(r, 1) {
+		p.cut(now, limit, limit, false)
+	}
 }
 
-// cut lowers the pace to beta times the admitted rate; share is the share of
-// throttles among the recent answers.
-func (p *pacer) cut(now time.Time, share float64) {
-	admitted := p.admitted(now)
-	if p.phase == slowStart && p.onsetEpoch == p.epoch {
-		// The pace doubled while the first throttled requests were
-		// answered (TCP halves its window on a loss in slow start).
-		admitted = max(admitted, p.onset/2)
+// cut lowers the pace to beta times admitted, and recovers towards peak. A
+// cut on a trickle of throttles is tested: the pace stays there until its
+// answers tell noise from a limit.
+func (p *pacer) cut(now time.Time, admitted, peak float64, trickle bool) {
+	p.test = nil
+	if n, x := p.recent.count(p.epoch, len(p.recent.epochs)); trickle && n > 0 && float64(x)/float64(n) <= maxNoise {
+		share := float64(x) / float64(n)
+		need := int(math.Ceil(3 / (noiseFall * max(share, tolerated))))
+		p.test = &cutTest{epoch: p.epoch + 1, at: now, share: share, need: min(max(need, minTest), maxTest), saved: p.curve, seen: p.limitSeen}
 	}
-	if share <= maxOnsetShare && p.onsetEpoch == p.epoch && p.onset > admitted {
-		// A trickle of throttles: the limit lies a little below the pace
-		// where they began.
-		admitted = min(onsetMargin*p.onset, 2*admitted)
+	p.peak = max(peak, minPace)
+	b := beta
+	if p.test != nil {
+		b = trickleBeta // a trickle: just below where it came
 	}
-	p.from, p.peak = beta*admitted, admitted
-	p.cutAt, p.holdUntil = now, time.Time{}
-	p.phase = cubic
+	p.from, p.cutAt = max(b*admitted, minPace), now
+	p.phase, p.flat = cubic, p.test != nil
+	p.limitSeen = true
+	p.epoch++
+}
+
+// tested counts an answer towards the test of the last cut, and gives the
+// verdict when it has enough.
+func (p *pacer) tested(now time.Time, s stamp, throttled bool) {
+	t := p.test
+	if t == nil || s.epoch != t.epoch {
+		return
+	}
+	t.n++
+	if throttled {
+		t.x++
+	}
+	if t.n < t.need && (now.Sub(t.at) < testTime || 2*t.n < minTest) {
+		return
+	}
+	p.test = nil
+	if t.x == 0 || binomialCDF(t.x, t.n, noiseFall*t.share) < 0.05 || float64(t.x)/float64(t.n) > maxNoise {
+		p.flat, p.cutAt = false, now // the share fell with the pace: a limit; recover from here
+		return
+	}
+	// Noise: resume the curve where the cut left it.
+	shift := now.Sub(t.at)
+	p.curve = t.saved
+	p.start, p.cutAt = p.start.Add(shift), p.cutAt.Add(shift)
+	p.limitSeen = t.seen
+	p.noise = min(max(p.noise, tolerated, float64(t.x)/float64(t.n), t.share), maxNoise)
 	p.epoch++
 }
 
 // closed pauses the run until the platform reopens, and paces from then on
 // at the rate it admitted over the whole cycle.
 func (p *pacer) closed(now time.Time) {
-	until := p.reopen
+	until := p.reopenLo.Add(p.reopenHi.Sub(p.reopenLo) / 2)
+	until = laterOf(until, now)
 	cycle := until.Sub(p.cycleStart)
 	r := p.admitted(now)
 	if cycle >= time.Second && p.cycleOK > 0 {
@@ -358,27 +490,14 @@ func (p *pacer) closed(now time.Time) {
 	}
 	p.pauseUntil = until
 	p.pauseReason = fmt.Sprintf("%d requests in a row throttled: waiting for the reopening Retry-After announced", p.run)
-	p.peak, p.from = r, r
-	p.holdUntil = until
-	if until.Sub(now) >= closedRetryAfter {
-		p.holdUntil = until.Add(min(cycle, maxHold))
-	}
-	p.cutAt = p.holdUntil.Add(-recoverTime)
-	p.phase = cubic
+	p.peak, p.from, p.flat, p.phase = r, r, false, cubic
+	p.cutAt = until.Add(min(cycle, maxHold) - recoverTime) // hold the cycle's rate for one more cycle
 	p.epoch++
-	p.limitFound = true
-	p.run, p.reopen = 0, time.Time{}
+	p.limitSeen = true
+	p.hold, p.test = hold{}, nil
+	// The run of throttles goes on: one more right after the reopening means
+	// it is not open yet, and pauses again at once.
 	p.cycleStart, p.cycleOK = until, 0
-}
-
-// expectedReopen is when a platform that sent retryAfter most likely
-// reopens: Retry-After comes in whole seconds, rounded up, so a whole number
-// of seconds means half a second less on average.
-func expectedReopen(retryAfter time.Duration) time.Duration {
-	if retryAfter >= time.Second && retryAfter%time.Second == 0 {
-		return retryAfter - time.Second/2
-	}
-	return retryAfter
 }
 
 // admitted is the rate the platform admitted over the last second of sending
@@ -395,6 +514,20 @@ func (p *pacer) admitted(now time.Time) float64 {
 	return max(r, minPace)
 }
 
+// binomialCDF is P(X <= x) for X binomial with n trials of probability q.
+func binomialCDF(x, n int, q float64) float64 {
+	if x >= n {
+		return 1
+	}
+	term := math.Pow(1-q, float64(n))
+	sum := term
+	for i := 1; i <= x; i++ {
+		term *= float64(n-i+1) / float64(i) * q / (1 - q)
+		sum += term
+	}
+	return sum
+}
+
 // significant reports whether x throttles among n answers are unlikely
 // (below significance) if each answer were a throttle with probability
 // share: the binomial tail P(X >= x).
@@ -406,24 +539,20 @@ func significant(x, n int, share float64) bool {
 		mean := float64(n) * share
 		return float64(x) > mean+3*math.Sqrt(mean*(1-share))
 	}
-	// P(X >= x) = 1 - sum_{i<x} C(n,i) s^i (1-s)^(n-i)
-	term := math.Pow(1-share, float64(n)) // i = 0
-	sum := term
-	for i := 1; i < x; i++ {
-		term *= float64(n-i+1) / float64(i) * share / (1 - share)
-		sum += term
-	}
-	return 1-sum < significance
+	return 1-binomialCDF(x-1, n, share) < significance
 }
 
-// clusterSize is how many throttles in a row mean the platform throttles
-// everyone: 2 when they carry a Retry-After of closedRetryAfter or more, as a
-// closed window does, else 6; more when the throttles are noise at a rate
-// where that many in a row would happen by chance more than once a minute.
-func (p *pacer) clusterSize(now time.Time, retryAfter time.Duration) int {
-	k := 6
+// clustered reports whether the current run of throttles means the platform
+// throttles everyone: two in a row with a Retry-After of closedRetryAfter or
+// more, as a closed window sends; else two requests sent after the run's
+// first throttle came back, refused too (the requests that were in flight
+// then may all be refused by a token bucket just drained). More when the
+// throttles are noise at a rate where that many in a row would happen by
+// chance more than once a minute.
+func (p *pacer) clustered(now time.Time, retryAfter time.Duration) bool {
+	k, n := 2, p.fresh
 	if retryAfter >= closedRetryAfter {
-		k = 2
+		n = p.run
 	}
 	if p.noise > 0 {
 		answers := p.ok.rate(now, time.Second) / max(1-p.noise, 0.01)
@@ -431,7 +560,7 @@ func (p *pacer) clusterSize(now time.Time, retryAfter time.Duration) int {
 			k++
 		}
 	}
-	return k
+	return n >= k
 }
 
 // announce sets the pace to a limit the platform announced (requests per
@@ -444,10 +573,10 @@ func (p *pacer) announce(now time.Time, rate float64) {
 		return // the same announcement again
 	}
 	p.ceiling = rate
+	p.limitSeen = true
 	if p.phase != cubic || p.peak > rate {
-		p.phase = cubic
+		p.phase, p.flat, p.test = cubic, false, nil
 		p.peak, p.from = rate, rate
-		p.holdUntil = now
 		p.cutAt = now.Add(-recoverTime)
 	}
 }
@@ -459,6 +588,7 @@ func (p *pacer) exhausted(now time.Time, reset time.Duration) {
 		p.pauseUntil = until
 		p.pauseReason = "the platform announced its quota spent: waiting for it to reset"
 		p.cycleStart, p.cycleOK = until, 0
+		p.hold = hold{}
 		p.epoch++
 	}
 }
@@ -555,4 +685,11 @@ func (m *meter) rate(now time.Time, window time.Duration) float64 {
 	k := min(window/slot, time.Duration(len(m.slots)))
 	covered := (k-1)*slot + time.Duration(now.UnixNano()%int64(slot))
 	return float64(m.count(now, window)) / max(covered, slot/10).Seconds()
+}
+
+func earlierOf(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }

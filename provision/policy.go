@@ -128,19 +128,23 @@ func (p *policy) done(t ticket, err error) {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	held := p.pc.holding()
 	var ae *APIError
 	switch {
 	case err == nil:
 		p.budget = math.Min(budgetTokens, p.budget+1)
 		p.pc.admit(now, t.s)
 	case !errors.As(err, &ae) || ae.Status == 0:
-		return
+		p.pc.lost(now, t.s)
 	case ae.Status == 429 || ae.Status == 503:
 		p.throttled++
 		p.pc.throttle(now, t.s, min(ae.RetryAfter, maxRetryAfter))
-		p.reschedule()
+		held = true
 	default:
 		p.pc.admit(now, t.s)
+	}
+	if held {
+		p.reschedule() // a throttle, or a hold that may have ended
 	}
 	p.publish(now)
 }
