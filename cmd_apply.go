@@ -25,6 +25,7 @@ type engineFlags struct {
 	emulate     bool
 	quiet       bool
 	lockTimeout time.Duration
+	maxLagWait  time.Duration
 }
 
 // policyFlags are the flags of the run's retry and rate policy, shared by
@@ -64,6 +65,7 @@ func (e *engineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&e.junit, "junit", "", "also write a JUnit XML file at `PATH` with one test case per account")
 	fs.BoolVar(&e.emulate, "emulate", false, "run against a built-in emulator on a random loopback port (state kept in "+emulatorState+")")
 	fs.BoolVar(&e.quiet, "quiet", false, "print nothing on stdout (no plan, no summary); logs and errors still go to stderr, the report to --report")
+	fs.DurationVar(&e.maxLagWait, "max-lag-wait", 2*time.Minute, "wait up to `D` for a list that lags behind writes to show a create whose answer was lost (or came without an id), and this run's creates before the end-of-run check for duplicates; an account still unclear then is left pending")
 	fs.DurationVar(&e.lockTimeout, "lock-timeout", 0, "wait up to `D` for another run holding the same report (PATH.lock) to finish (0: refuse at once)")
 }
 
@@ -82,6 +84,10 @@ func (e *engineFlags) options() (provision.Options, error) {
 		return o, invalidf("%v", err)
 	}
 	o.MaxFailures = budget
+	if e.maxLagWait <= 0 {
+		return o, invalidf("--max-lag-wait %v: want more than 0", e.maxLagWait)
+	}
+	o.MaxLagWait = e.maxLagWait
 	return o, nil
 }
 
@@ -342,6 +348,9 @@ func finishRun(ctx context.Context, env *cmdEnv, s *session, command string, sta
 			err.withHint("%s", journalHint(journalPath))
 		}
 		return err
+	case rep.Summary.Pending > 0 && rep.Summary.Failed == 0 && rep.Summary.Unhealthy == 0:
+		return newCLIError(exitFailures, fmt.Errorf("%d %s pending: a create's outcome is unknown (its answer was lost or had no id) and the list did not show the instance within --max-lag-wait; nothing was sent again", rep.Summary.Pending, plural(rep.Summary.Pending, "account"))).
+			withHint("rerun the same command: it looks the pending accounts up (the journal keeps their intents) and adopts or creates each once; --max-lag-wait D waits longer for a slow list")
 	case rep.Summary.Failed > 0 || rep.Summary.Unhealthy > 0:
 		return newCLIError(exitFailures, fmt.Errorf("%d %s failed, %d unhealthy", rep.Summary.Failed, plural(rep.Summary.Failed, "account"), rep.Summary.Unhealthy)).
 			withHint("rerun the same command to retry the failed accounts; the report lists each error")
@@ -379,7 +388,10 @@ func lockHolder(started time.Time) provision.LockHolder {
 
 func printSummary(w io.Writer, rep provision.Report, path string) {
 	s := rep.Summary
-	fmt.Fprintf(w, "Done: %d created, %d updated, %d deleted, %d unchanged, %d failed, %d skipped", s.Created, s.Updated, s.Deleted, s.Unchanged, s.Failed, s.Skipped-s.AwaitingConsent-s.NotSelected)
+	fmt.Fprintf(w, "Done: %d created, %d updated, %d deleted, %d unchanged, %d failed, %d skipped", s.Created, s.Updated, s.Deleted, s.Unchanged, s.Failed, s.Skipped-s.AwaitingConsent-s.NotSelected-s.Pending)
+	if s.Pending > 0 {
+		fmt.Fprintf(w, ", %d pending", s.Pending)
+	}
 	if s.AwaitingConsent > 0 {
 		fmt.Fprintf(w, ", %d awaiting-consent", s.AwaitingConsent)
 	}

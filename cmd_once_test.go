@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -206,8 +207,14 @@ func TestTornJournalRerunSucceeds(t *testing.T) {
 // again, and the report carries its id and token.
 func TestCreateAnsweredWithoutIDIsLookedUp(t *testing.T) {
 	demoCredentials(t)
-	for _, body := range []string{"{}", ""} {
-		e := emulator.New(emulator.Options{})
+	for _, c := range []struct {
+		body string
+		lag  time.Duration
+	}{{"{}", 0}, {"", 0}, {"{}", time.Second}, {"", time.Second}} {
+		body := c.body
+		// Under list lag the lookup right after the create finds nothing:
+		// the run must wait for the list, never send the create again.
+		e := emulator.New(emulator.Options{ListLag: c.lag})
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/instances") {
 				e.ServeHTTP(httptest.NewRecorder(), r)
@@ -307,43 +314,63 @@ func TestPlantedDuplicate(t *testing.T) {
 }
 
 // TestTwoRunnersConverge: two applies of one manifest with different report
-// paths (two CI runners) started together: both exit 0, every account has
-// exactly one live instance, and both reports map it to that instance.
+// paths (two CI runners) started together, over every auth type (oauth2
+// codes are single-use: the second create of one is refused), against a
+// platform whose pages are offsets (a delete behind a listing in progress
+// makes it skip an instance), whose creation times are whole seconds, and
+// whose lists lag: both exit 0, every account has exactly one live instance,
+// both reports map it to that instance, and the duplicates the reports say
+// they deleted are the deletes the platform received.
 func TestTwoRunnersConverge(t *testing.T) {
 	bin := buildBinary(t)
 	const n = 300
-	ee := newEngineEnv(t, emulator.Options{Latency: 2 * time.Millisecond})
-	m := ee.writeManifest(n, nil)
-	ra, rb := filepath.Join(ee.dir, "a.json"), filepath.Join(ee.dir, "b.json")
-	a, aerr := startApply(t, bin, m, ra)
-	b, berr := startApply(t, bin, m, rb)
-	if ca, cb := procExit(a.Wait()), procExit(b.Wait()); ca != exitOK || cb != exitOK {
-		t.Fatalf("exit codes %d and %d\n%s\n%s", ca, cb, aerr, berr)
-	}
-	s := ee.emu.Stats()
-	if s.CEInstances != n {
-		t.Fatalf("%d live instances, want %d (%d creates, %d duplicates made)", s.CEInstances, n, s.Creates, s.Duplicates)
-	}
-	live := map[string]string{}
-	for _, id := range ee.emu.Instances() {
-		v, _ := ee.emu.Instance(id)
-		if live[v.Name] != "" {
-			t.Fatalf("%s has two live instances", v.Name)
-		}
-		live[v.Name] = id
-	}
-	for _, path := range []string{ra, rb} {
-		rep := readReport(t, path)
-		if len(rep.Accounts) != n {
-			t.Fatalf("%s: %d accounts", path, len(rep.Accounts))
-		}
-		for _, acc := range rep.Accounts {
-			if acc.InstanceID != live[acc.Name] || acc.Status != provision.Succeeded {
-				t.Fatalf("%s: %s maps %s (%s), live is %s", path, acc.Name, acc.InstanceID, acc.Status, live[acc.Name])
+	for _, c := range []struct {
+		name string
+		opts emulator.Options
+	}{
+		{"offset pages", emulator.Options{Latency: 2 * time.Millisecond, OffsetPages: true}},
+		{"offset pages, lists lag 1s", emulator.Options{Latency: 2 * time.Millisecond, OffsetPages: true, ListLag: time.Second}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ee := newEngineEnv(t, c.opts)
+			m := ee.writeManifest(n, nil)
+			ra, rb := filepath.Join(ee.dir, "a.json"), filepath.Join(ee.dir, "b.json")
+			a, aerr := startApply(t, bin, m, ra)
+			b, berr := startApply(t, bin, m, rb)
+			if ca, cb := procExit(a.Wait()), procExit(b.Wait()); ca != exitOK || cb != exitOK {
+				t.Fatalf("exit codes %d and %d\n%s\n%s", ca, cb, aerr, berr)
 			}
-		}
+			s := ee.emu.Stats()
+			live := map[string]string{}
+			for _, id := range ee.emu.Instances() {
+				v, _ := ee.emu.Instance(id)
+				if live[v.Name] != "" {
+					t.Errorf("%s has two live instances", v.Name)
+				}
+				live[v.Name] = id
+			}
+			if s.CEInstances != n {
+				t.Fatalf("%d live instances, want %d (%d creates, %d duplicates made)", s.CEInstances, n, s.Creates, s.Duplicates)
+			}
+			deleted := 0
+			for _, path := range []string{ra, rb} {
+				rep := readReport(t, path)
+				if len(rep.Accounts) != n {
+					t.Fatalf("%s: %d accounts", path, len(rep.Accounts))
+				}
+				deleted += rep.Summary.DuplicatesDeleted
+				for _, acc := range rep.Accounts {
+					if acc.InstanceID != live[acc.Name] || acc.Status != provision.Succeeded {
+						t.Errorf("%s: %s maps %s (%s), live is %s", path, acc.Name, acc.InstanceID, acc.Status, live[acc.Name])
+					}
+				}
+			}
+			if deleted != s.Deletes {
+				t.Errorf("the reports count %d duplicates deleted, the platform received %d deletes", deleted, s.Deletes)
+			}
+			t.Logf("%d creates, %d of them duplicates, %d deletes, %d reused codes", s.Creates, s.Duplicates, s.Deletes, s.ReusedCodes)
+		})
 	}
-	t.Logf("%d creates, %d of them duplicates, resolved", s.Creates, s.Duplicates)
 }
 
 // TestLaggingListRerunCreatesNothing: lists lag writes by 5 s (the emulator's
@@ -355,7 +382,8 @@ func TestLaggingListRerunCreatesNothing(t *testing.T) {
 	ee := newEngineEnv(t, emulator.Options{ListLag: 5 * time.Second, Now: func() time.Time { return frozen }})
 	m := ee.writeManifest(100, nil)
 	report := filepath.Join(ee.dir, "report.json")
-	if code, _, errs := ee.hubprov("apply", "-f", m, "--report", report); code != exitOK {
+	// The list never catches up: the end-of-run check waits --max-lag-wait for it.
+	if code, _, errs := ee.hubprov("apply", "-f", m, "--report", report, "--max-lag-wait", "100ms"); code != exitOK {
 		t.Fatalf("apply: %d\n%s", code, errs)
 	}
 	for range 2 {
@@ -517,7 +545,7 @@ func TestPlanUnderListLagHonoursTheReport(t *testing.T) {
 	ee := newEngineEnv(t, emulator.Options{ListLag: 5 * time.Second, Now: func() time.Time { return frozen }})
 	m := ee.writeManifest(10, nil)
 	t.Chdir(ee.dir)
-	if code, _, errs := ee.hubprov("apply", "-f", m); code != exitOK {
+	if code, _, errs := ee.hubprov("apply", "-f", m, "--max-lag-wait", "100ms"); code != exitOK {
 		t.Fatalf("apply: %d\n%s", code, errs)
 	}
 	for _, args := range [][]string{{"plan", "-f", m}, {"plan", "-f", m, "--report", "hubprov-report.json"}} {
@@ -531,5 +559,68 @@ func TestPlanUnderListLagHonoursTheReport(t *testing.T) {
 	}
 	if s := ee.emu.Stats(); s.Creates != 10 {
 		t.Fatalf("emulator: %d creates", s.Creates)
+	}
+}
+
+// TestUnclearCreateLeftPending: a create answered 200 {} while the list
+// never catches up (the emulator's clock stands still) is neither created
+// again nor failed: the account is pending (exit 1, with a hint), its intent
+// stays in the journal, and the rerun, once the list shows the instance,
+// adopts it.
+func TestUnclearCreateLeftPending(t *testing.T) {
+	demoCredentials(t)
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 1, 21, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	e := emulator.New(emulator.Options{ListLag: 5 * time.Second, Now: clock})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/instances") {
+			e.ServeHTTP(httptest.NewRecorder(), r)
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, "{}")
+			return
+		}
+		e.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	ee := &engineEnv{t: t, emu: e, ceURL: srv.URL + emulator.CloudElementsPrefix, dir: t.TempDir()}
+	m := ee.writeManifest(3, nil)
+	report := filepath.Join(ee.dir, "report.json")
+	code, out, errs := ee.hubprov("apply", "-f", m, "--report", report, "--max-lag-wait", "200ms")
+	if code != exitFailures || !strings.Contains(out, "3 pending") || !strings.Contains(errs, "3 accounts pending") || !strings.Contains(errs, "hint: rerun the same command") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	if s := e.Stats(); s.Creates != 3 || s.Duplicates != 0 {
+		t.Fatalf("emulator: %d creates, %d duplicates", s.Creates, s.Duplicates)
+	}
+	rep := readReport(t, report)
+	if rep.Summary.Pending != 3 || rep.Summary.Failed != 0 {
+		t.Fatalf("summary %+v", rep.Summary)
+	}
+	for _, a := range rep.Accounts {
+		if a.Status != provision.Skipped || a.Reason != provision.ReasonPending || a.Error == nil || a.Error.Class != provision.Ambiguous {
+			t.Fatalf("report entry %+v", a)
+		}
+	}
+	st, err := provision.ReadJournal(report + ".journal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := st.Recovery(provision.JournalTarget{Set: "acme", Platform: "cloud-elements", BaseURL: ee.ceURL}, nil); len(rec.Pending) != 3 {
+		t.Fatalf("the journal keeps %d intents open, want 3", len(rec.Pending))
+	}
+	mu.Lock()
+	now = now.Add(time.Minute)
+	mu.Unlock()
+	if code, _, errs := ee.hubprov("apply", "-f", m, "--report", report); code != exitOK {
+		t.Fatalf("rerun: exit %d\n%s", code, errs)
+	}
+	if s := e.Stats(); s.Creates != 3 || s.Duplicates != 0 {
+		t.Fatalf("after the rerun: %d creates, %d duplicates", s.Creates, s.Duplicates)
+	}
+	for _, a := range readReport(t, report).Accounts {
+		if v, ok := e.Instance(a.InstanceID); !ok || v.Name != a.Name || a.Token != v.Token {
+			t.Fatalf("rerun report entry %+v", a)
+		}
 	}
 }

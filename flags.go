@@ -134,7 +134,7 @@ func invalidWhy(msg string) string {
 // exitCodesHelp is the exit code list every command's --help ends with.
 const exitCodesHelp = `Exit codes:
   0    success (plan: no changes, or changes without --detailed-exitcode)
-  1    some accounts failed (or are unhealthy), the rest done
+  1    some accounts failed (or are unhealthy, or pending), the rest done
   2    plan --detailed-exitcode: changes pending
   3    invalid manifest or usage, or another run holds the report: nothing was sent
   4    aborted: platform credentials rejected, platform unreachable, failure budget

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +36,13 @@ const ReasonAwaitingConsent = "awaiting-consent"
 // finishes it.
 const ReasonInterrupted = "interrupted"
 
+// ReasonPending is the Reason of an account whose create's outcome stayed
+// unknown: the create may have been made (an answer was lost, or came without
+// an instance id) but the list did not show it within MaxLagWait, so it was
+// neither adopted nor sent again. Its intent stays in the journal: a rerun
+// looks it up and resolves it.
+const ReasonPending = "pending"
+
 // ReasonNotSelected is the Reason of an account this run did not manage
 // (another --select or --shard, or left by destroy) that has a live instance:
 // the report maps it from the platform's list, nothing was sent for it.
@@ -58,6 +67,10 @@ type Options struct {
 	// (checked by the caller before Apply) and the duplicates the end-of-run
 	// listing finds, which are left alone, with a warning, beyond it.
 	MaxDeletes *int
+	// MaxLagWait bounds each wait for a lagging list to catch up: with the
+	// outcome of a create that may have been made, with this run's creates
+	// before the end-of-run listing resolves duplicates. Zero means 2 minutes.
+	MaxLagWait time.Duration
 	Log        zerolog.Logger      // run events; never given a secret
 	Progress   *Progress           // live counters for a progress display; may be nil
 	Scrub      func(string) string // removes known secret values from platform messages; nil for none
@@ -154,7 +167,7 @@ const ClassJournal Class = "journal-unwritable"
 func (run *Run) Apply(ctx context.Context, plan Plan) Outcome {
 	stopCtx, stop := run.batch(ctx)
 	defer stop()
-	r := &runner{Run: run, plan: plan, out: make([]Result, len(plan.Changes))}
+	r := &runner{Run: run, plan: plan, out: make([]Result, len(plan.Changes)), lists: newListings(run, plan.Set)}
 	opts := r.opts
 	if opts.Progress != nil {
 		// A display started before Apply may read Total: its caller can set it first.
@@ -162,20 +175,35 @@ func (run *Run) Apply(ctx context.Context, plan Plan) Outcome {
 	}
 
 	g := new(errgroup.Group)
-	g.SetLimit(accountsInProgress(opts.Parallelism))
+	// Accounts in progress are bounded by held, taken before a slot, so that
+	// this loop never holds a slot while it waits for an account to end:
+	// accounts waiting (a backoff, a lagging list) take their slot back.
+	held := make(chan struct{}, accountsInProgress(opts.Parallelism))
 	active := make(chan struct{}, opts.Parallelism)
 	for i := range plan.Changes {
+		got := false
 		if stopCtx.Err() == nil {
 			select {
-			case active <- struct{}{}:
+			case held <- struct{}{}:
+				select {
+				case active <- struct{}{}:
+					got = true
+				case <-stopCtx.Done():
+					<-held
+				}
 			case <-stopCtx.Done():
 			}
 		}
 		if stopCtx.Err() != nil {
+			if got {
+				<-active
+				<-held
+			}
 			r.skip(ctx, i)
 			continue
 		}
 		g.Go(func() error {
+			defer func() { <-held }()
 			slot := &accountSlot{sem: active, held: true}
 			defer slot.release()
 			if stopCtx.Err() != nil {
@@ -201,8 +229,9 @@ func (run *Run) Apply(ctx context.Context, plan Plan) Outcome {
 // runner is one Apply of a run: the plan and its results.
 type runner struct {
 	*Run
-	plan Plan
-	out  []Result
+	plan  Plan
+	out   []Result
+	lists *listings // the set's listings after writes, shared by the accounts waiting on them
 
 	mu     sync.Mutex
 	failed int
@@ -270,7 +299,7 @@ func (r *runner) one(ctx context.Context, i int) {
 	case Update:
 		inst, err = r.update(ctx, c, &res)
 	case Delete:
-		err = r.delete(ctx, c, &res)
+		_, err = r.delete(ctx, c, &res)
 	case Duplicate:
 		inst, err = r.duplicate(ctx, c, &res)
 	}
@@ -291,6 +320,13 @@ func (r *runner) one(ctx context.Context, i int) {
 		if r.opts.Verify && (c.Action == Create || c.Action == Update || c.Action == Unchanged) && res.InstanceID != "" {
 			r.verify(ctx, c, &res)
 		}
+	} else if errors.Is(err, errPending) {
+		// Perhaps created, perhaps not: neither adopted nor sent again. Its
+		// intent stays in the journal, for a rerun to resolve.
+		res.Status, res.Reason = Skipped, ReasonPending
+		res.Error = r.resultError(err)
+		res.Error.Class = Ambiguous
+		r.opts.Log.Warn().Str("account", c.Name).Str("error", res.Error.Message).Msg("account left pending: rerun to resolve it")
 	} else if err != nil && Classify(err) == Canceled {
 		// Cut off by an interrupt or an abort before it was sent: not a
 		// failure of the account. A create's intent stays in the journal.
@@ -373,15 +409,26 @@ func (r *Run) resultError(err error) *ResultError {
 // an instance id (an empty body, or {}).
 var errNoInstanceID = errors.New("the platform answered without an instance id")
 
-// create creates the instance. After an ambiguous failure it looks the
-// instance up by its marker before trying again, so it never creates twice.
+// errPending is the outcome of a create that may have been made, which the
+// list did not show within MaxLagWait: it is neither adopted nor sent again.
+var errPending = errors.New("the create's outcome is unknown: the list did not show the instance in time, and sending it again could make a second one; rerun to resolve it")
+
+// create creates the instance. After a failure that may have created it (an
+// ambiguous one), or a refused authorization code (used by that failure, or
+// by another run), it looks the instance up by its marker before anything
+// else, and believes a "not found" only from a list that has caught up with
+// the failed create (see listings): it never sends a create again on the word
+// of a list that may lag. When the list does not catch up in time, the
+// account is left pending (errPending).
 func (r *runner) create(ctx context.Context, c Change, res *Result) (*Instance, error) {
 	d := *c.Desired
 	var failures, throttles int
 	for {
 		res.Attempts++
 		var inst Instance
+		var sent time.Time
 		err := r.call(ctx, true, func(ctx context.Context) error {
+			sent = time.Now()
 			var err error
 			inst, err = r.pf.Create(ctx, d)
 			if err == nil && inst.ID == "" {
@@ -391,22 +438,41 @@ func (r *runner) create(ctx context.Context, c Change, res *Result) (*Instance, 
 			return err
 		})
 		if err == nil {
+			r.lists.noteCreated(inst.ID, sent, time.Now())
 			return &inst, nil
 		}
 		class := Classify(err)
-		switch class {
-		case Ambiguous:
-			r.opts.Log.Info().Str("account", c.Name).Str("error", r.opts.Scrub(err.Error())).Msg("create outcome unknown: looking it up before any retry")
-			// The lookup is not an attempt of the create: res.Attempts counts creates sent.
-			found, lerr := r.Lookup(ctx, d.Set, d.Account.Name)
-			if lerr != nil {
-				return nil, fmt.Errorf("look up after an unclear create: %w", lerr)
+		refused := codeRefused(err)
+		switch {
+		case class == Ambiguous || refused:
+			// By now the create has committed, if it ever will; a timeout
+			// may still be on its way to the platform: give it the slack.
+			by := time.Now()
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+				by = by.Add(createSlack)
 			}
-			if found != nil {
+			msg := "create outcome unknown: looking it up before any retry"
+			if refused {
+				msg = "authorization code refused as used: looking up the instance an earlier attempt or another run made with it"
+			}
+			r.opts.Log.Info().Str("account", c.Name).Str("error", r.opts.Scrub(err.Error())).Msg(msg)
+			found, settled, lerr := r.resolve(ctx, d, by)
+			switch {
+			case found != nil:
 				r.opts.Log.Info().Str("account", c.Name).Str("instanceId", found.ID).Msg("adopted the instance the unclear create made")
 				return found, nil
+			case lerr != nil && Classify(lerr) == Canceled:
+				return nil, lerr
+			case !settled:
+				if lerr != nil {
+					err = errors.Join(err, fmt.Errorf("look up after an unclear create: %w", lerr))
+				}
+				return nil, fmt.Errorf("%w: %w", errPending, err)
+			case refused:
+				return nil, err // no instance was made with the code: it is spent or wrong
 			}
-		case Transient:
+			// Surely not created: send it again.
+		case class == Transient:
 		default:
 			return nil, err
 		}
@@ -424,6 +490,30 @@ func (r *runner) create(ctx context.Context, c Change, res *Result) (*Instance, 
 			return nil, fmt.Errorf("interrupted before retrying: %w", errors.Join(serr, err))
 		}
 	}
+}
+
+// resolve looks up the instance of d that a create, which committed by by if
+// it ever did, may have made: at once by marker, then, when that finds none,
+// in the set's listings until one covers by (lists may lag). settled says
+// whether the answer is sure: found, or surely not made.
+func (r *runner) resolve(ctx context.Context, d Desired, by time.Time) (*Instance, bool, error) {
+	found, err := r.Lookup(ctx, d.Set, d.Account.Name)
+	if err == nil && found != nil {
+		return found, true, nil
+	}
+	if err != nil && Classify(err) == Canceled {
+		return nil, false, err
+	}
+	return r.lists.await(ctx, d.Account.Name, by)
+}
+
+// codeRefused reports whether err is a create refused because its OAuth
+// authorization code was already exchanged (HubSpot's BAD_AUTH_CODE,
+// OAuth's invalid_grant): the code may have made an instance after all.
+func codeRefused(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Op == "create" && ae.Status == 400 &&
+		(strings.Contains(ae.Message, "BAD_AUTH_CODE") || strings.Contains(ae.Message, "invalid_grant"))
 }
 
 // update changes the instance. A stale version (412) is re-read and retried.
@@ -453,24 +543,33 @@ func (r *runner) update(ctx context.Context, c Change, res *Result) (*Instance, 
 	}
 }
 
-// delete removes the instance; one already gone counts as deleted.
-func (r *runner) delete(ctx context.Context, c Change, res *Result) error {
-	err := r.retrying(ctx, request{write: true, account: c.Name, attempts: &res.Attempts}, func(ctx context.Context) error {
+// delete removes the instance. One already gone (404) counts as deleted,
+// and gone says so: another run deleted it first.
+func (r *runner) delete(ctx context.Context, c Change, res *Result) (gone bool, err error) {
+	err = r.retrying(ctx, request{write: true, account: c.Name, attempts: &res.Attempts}, func(ctx context.Context) error {
 		return r.pf.Delete(ctx, *c.Remote)
 	})
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Status == 404 {
-		return nil
+		r.lists.noteDeleted(c.Remote.ID)
+		return true, nil
 	}
-	return err
+	if err == nil {
+		r.lists.noteDeleted(c.Remote.ID)
+	}
+	return false, err
 }
 
 // duplicate deletes the account's extra instances, then updates the one kept
 // when it differs from the manifest.
 func (r *runner) duplicate(ctx context.Context, c Change, res *Result) (*Instance, error) {
 	for _, x := range c.Extras {
-		if err := r.delete(ctx, Change{Name: c.Name, Remote: x}, res); err != nil {
+		gone, err := r.delete(ctx, Change{Name: c.Name, Remote: x}, res)
+		if err != nil {
 			return nil, fmt.Errorf("delete duplicate instance %s: %w", x.ID, err)
+		}
+		if gone {
+			continue // another run deleted it first: not this run's deletion
 		}
 		res.DuplicatesDeleted++
 		r.opts.Log.Info().Str("account", c.Name).Str("deleted", x.ID).Str("kept", c.Remote.ID).Msg("deleted a duplicate instance, kept the oldest")
@@ -481,28 +580,31 @@ func (r *runner) duplicate(ctx context.Context, c Change, res *Result) (*Instanc
 	return r.update(ctx, c, res)
 }
 
-// converge ends a run that created anything: it lists the set once more and
+// converge ends a run that sent a create: it lists the set again and
 // resolves the duplicates it finds among the plan's accounts, keeping the
 // oldest of each (as every run does), so that runs started together on two
 // machines converge, and maps each account's result to the survivor.
+//
+// A run that finishes first can only map an account right if the instance it
+// keeps is the one every other run keeps too: the oldest. So it trusts a
+// listing only once it is settled (see listings.settled): the list has caught
+// up with this run's creates, so an older instance would show, and nothing
+// left the list meanwhile but what this run deleted, so no delete of another
+// run made a page skip one. An instance another run creates later is younger,
+// and that run deletes it. It waits at most MaxLagWait for a settled listing,
+// then resolves with the last one, with a warning.
 func (r *runner) converge(ctx context.Context) {
 	sent := false
 	for _, res := range r.out {
-		sent = sent || (res.Action == Create && (res.Status == Succeeded || res.Status == Failed))
+		sent = sent || (res.Action == Create && (res.Status == Succeeded || res.Status == Failed || res.Reason == ReasonPending))
 	}
 	if !sent {
 		return
 	}
-	listed, err := r.List(ctx, r.plan.Set)
+	s, err := r.settledListing(ctx)
 	if err != nil {
 		r.opts.Log.Warn().Str("error", r.opts.Scrub(err.Error())).Msg("the end-of-run listing failed: duplicates made by other runs, if any, are resolved by the next run")
 		return
-	}
-	byName := map[string][]Instance{}
-	for _, in := range listed {
-		if in.Set == r.plan.Set {
-			byName[in.Name] = append(byName[in.Name], in)
-		}
 	}
 	budget := -1
 	if r.opts.MaxDeletes != nil {
@@ -511,16 +613,21 @@ func (r *runner) converge(ctx context.Context) {
 	for i := range r.out {
 		res := &r.out[i]
 		c := r.plan.Changes[i]
-		same := byName[res.Name]
+		same := s.byName[res.Name]
 		if c.Desired == nil || len(same) == 0 {
 			continue
 		}
 		keep := Oldest(same)
-		if res.Action == Create && res.Status == Failed && res.Error != nil && res.Error.Class == Item && keep.Fingerprint == c.Desired.Fingerprint {
+		switch {
+		case res.Action == Create && res.Status == Failed && res.Error != nil && res.Error.Class == Item && keep.Fingerprint == c.Desired.Fingerprint:
 			// Refused here (a code another run used first, say), but
 			// another run created the account just as planned: done.
 			r.opts.Log.Info().Str("account", res.Name).Str("instanceId", keep.ID).Msg("another run created this account as planned: adopted")
 			res.Status, res.Error = Succeeded, nil
+			res.InstanceID = ""
+		case res.Reason == ReasonPending:
+			r.opts.Log.Info().Str("account", res.Name).Str("instanceId", keep.ID).Msg("the end-of-run listing shows the instance the unclear create made: adopted")
+			res.Status, res.Reason, res.Error = Succeeded, "", nil
 			res.InstanceID = ""
 		}
 		if res.Status != Succeeded && res.Status != Unhealthy {
@@ -534,10 +641,13 @@ func (r *runner) converge(ctx context.Context) {
 				r.opts.Log.Warn().Str("account", res.Name).Str("instanceId", x.ID).Msg("a duplicate instance is left: --max-deletes reached; the next apply deletes it")
 				continue
 			}
-			err := r.delete(ctx, Change{Name: res.Name, Remote: &x}, &Result{})
+			gone, err := r.delete(ctx, Change{Name: res.Name, Remote: &x}, &Result{})
 			if err != nil {
 				r.opts.Log.Warn().Str("account", res.Name).Str("instanceId", x.ID).Str("error", r.opts.Scrub(err.Error())).Msg("could not delete a duplicate instance; the next apply retries")
 				continue
+			}
+			if gone {
+				continue // another run deleted it first: not this run's deletion
 			}
 			budget--
 			res.DuplicatesDeleted++
@@ -552,6 +662,35 @@ func (r *runner) converge(ctx context.Context) {
 				}
 			}
 		}
+	}
+}
+
+// settledListing lists the set until a listing is settled (see
+// listings.settled), for at most MaxLagWait; then it returns the last one.
+func (r *runner) settledListing(ctx context.Context) (*snapshot, error) {
+	deadline := time.Now().Add(r.lagWait())
+	var prev *snapshot
+	after := time.Now()
+	for wait := lagPoll; ; {
+		s, err := r.lists.fresh(ctx, after)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case prev != nil && r.lists.settled(prev, s):
+			return s, nil
+		case time.Now().After(deadline):
+			r.opts.Log.Warn().Dur("waited", r.lagWait()).
+				Msg("the list did not settle (it lags behind this run's creates, or another run is deleting): duplicates are resolved by what it shows; a report of a run started together with this one may name another instance until the next apply")
+			return s, nil
+		}
+		if prev != nil {
+			if err := sleep(ctx, wait); err != nil {
+				return nil, err
+			}
+			wait = min(2*wait, 5*time.Second)
+		}
+		prev, after = s, s.start.Add(time.Nanosecond)
 	}
 }
 

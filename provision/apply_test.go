@@ -292,3 +292,23 @@ func TestAnnouncedLimitPacesTheRun(t *testing.T) {
 		t.Fatalf("%d 429s from a platform that announced its limit, want at most the one the first request can meet", s.ByStatus[429])
 	}
 }
+
+// TestLostResponsesUnderListLag: creates whose answers are lost after they
+// committed, while lists lag writes by a second: the lookup right after finds
+// nothing, and the run waits for the list to catch up instead of sending the
+// create again (and spending an oauth2 code twice). Every account ends with
+// exactly one instance, in the report.
+func TestLostResponsesUnderListLag(t *testing.T) {
+	defer provision.FastRetries()()
+	const n = 30
+	b := newBench(t, emulator.Options{Seed: 5, ListLag: time.Second, OpFaults: map[emulator.Op]emulator.Faults{emulator.OpCreate: {LostResponse: 0.4}}}, "demo-user")
+	_, out := run(t, b, "acme", accounts(n), false, provision.Options{Parallelism: 8})
+	for _, r := range out.Results {
+		if v, ok := b.emu.Instance(r.InstanceID); r.Status != provision.Succeeded || !ok || v.Name != r.Name || v.Token != r.Token.Reveal() {
+			t.Fatalf("%s: %s, instance %q (%v), error %+v", r.Name, r.Status, r.InstanceID, ok, r.Error)
+		}
+	}
+	if s := b.emu.Stats(); s.Lost == 0 || s.Duplicates != 0 || s.ReusedCodes != 0 || s.CEInstances != n || s.Creates != n {
+		t.Fatalf("emulator: %d lost, %d creates, %d duplicates, %d reused codes, %d instances", s.Lost, s.Creates, s.Duplicates, s.ReusedCodes, s.CEInstances)
+	}
+}

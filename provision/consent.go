@@ -134,7 +134,7 @@ func NewConsentServer(ctx context.Context, run *Run, plan Plan, co ConsentOption
 	run.opts.Scrub = func(m string) string { return s.scrubCodes(user(m)) }
 	run.opts.Progress = nil // a consent can be retried: Counts reports progress instead
 	s.ctx, s.endBatch = run.batch(ctx)
-	s.r = &runner{Run: run, plan: Plan{Set: plan.Set, Platform: plan.Platform}}
+	s.r = &runner{Run: run, plan: Plan{Set: plan.Set, Platform: plan.Platform}, lists: newListings(run, plan.Set)}
 	s.sem = make(chan struct{}, run.opts.Parallelism)
 	for _, c := range plan.Changes {
 		if c.Desired == nil {

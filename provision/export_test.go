@@ -18,3 +18,12 @@ var LegacyFingerprint = legacyFingerprint
 // JournalFailAfter makes j's writes fail, as on a full disk, once k records
 // have been written: the next record is torn, then every write fails.
 func JournalFailAfter(j *Journal, k int) { j.failAfter = uint64(k) }
+
+// ShortLagWaits shortens the waits for a lagging list (no clock slack, a
+// poll every millisecond) for the tests of this package, and returns a
+// function restoring them.
+func ShortLagWaits() (restore func()) {
+	c, p := createSlack, lagPoll
+	createSlack, lagPoll = 0, time.Millisecond
+	return func() { createSlack, lagPoll = c, p }
+}

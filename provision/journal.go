@@ -209,6 +209,11 @@ func (st JournalState) Recovery(target JournalTarget, accounts []string) (Recove
 			open[k] = true
 			announced[k] = r.Time
 		case recOutcome, recKnown:
+			if r.Type == recOutcome && r.Action == Create && r.Status == Skipped && r.InstanceID == "" {
+				// Cut off in flight, or left pending: the create may have
+				// been made, so its intent stays open.
+				continue
+			}
 			delete(open, k)
 			if t != target {
 				continue

@@ -62,6 +62,9 @@ type Summary struct {
 	// NotSelected counts the skipped accounts this run did not manage, mapped
 	// to their live instance from the platform's list.
 	NotSelected int `json:"notSelected"`
+	// Pending counts the skipped accounts whose create's outcome stayed
+	// unknown (ReasonPending): a rerun resolves them.
+	Pending int `json:"pending,omitempty"`
 }
 
 // AccountReport is one account's line in the report. Token is the instance
@@ -112,6 +115,8 @@ func summarize(accts []AccountReport) Summary {
 				s.AwaitingConsent++
 			case ReasonNotSelected:
 				s.NotSelected++
+			case ReasonPending:
+				s.Pending++
 			}
 		case Unhealthy:
 			s.Unhealthy++
@@ -256,6 +261,8 @@ func (r Report) WriteJUnit(w io.Writer) error {
 			ts.Skipped++
 			tc.Skipped = &skipped{Message: a.Reason}
 			switch {
+			case a.Reason == ReasonPending:
+				tc.Skipped.Message = ReasonPending + ": the create's outcome is unknown (its answer was lost or had no id) and the list did not show it in time; a rerun resolves it"
 			case a.Reason == ReasonAwaitingConsent:
 				tc.Skipped.Message = ReasonAwaitingConsent + ": an oauth2 account without a code waits for its portal owner's consent (hubprov authorize-urls prints the link)"
 			case a.Reason == "" && r.Run.Aborted != "":

@@ -557,17 +557,10 @@ func (e *Emulator) ceList(w http.ResponseWriter, r *http.Request) {
 		}
 		size = n
 	}
-	var after int64
-	if tok := q.Get("nextPage"); tok != "" {
-		b, err := base64.RawURLEncoding.DecodeString(tok)
-		s, ok := strings.CutPrefix(string(b), "after:")
-		if err == nil && ok {
-			after, err = strconv.ParseInt(s, 10, 64)
-		}
-		if err != nil || !ok {
-			e.ceError(w, http.StatusBadRequest, "Invalid nextPage token")
-			return
-		}
+	after, offset, ok := e.cePageToken(q.Get("nextPage"))
+	if !ok {
+		e.ceError(w, http.StatusBadRequest, "Invalid nextPage token")
+		return
 	}
 	e.mu.Lock()
 	now := e.now()
@@ -583,7 +576,7 @@ func (e *Emulator) ceList(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		total++
-		if in.id <= after {
+		if in.id <= after || total <= offset {
 			continue
 		}
 		if len(page) == size {
@@ -593,7 +586,11 @@ func (e *Emulator) ceList(w http.ResponseWriter, r *http.Request) {
 		page = append(page, in)
 	}
 	if more {
-		w.Header().Set("Elements-Next-Page-Token", base64.RawURLEncoding.EncodeToString([]byte("after:"+strconv.FormatInt(page[len(page)-1].id, 10))))
+		next := "after:" + strconv.FormatInt(page[len(page)-1].id, 10)
+		if e.opts.OffsetPages {
+			next = "offset:" + strconv.Itoa(offset+len(page))
+		}
+		w.Header().Set("Elements-Next-Page-Token", base64.RawURLEncoding.EncodeToString([]byte(next)))
 	}
 	views := make([]ceInstanceJSON, len(page))
 	for i, in := range page {
@@ -606,6 +603,29 @@ func (e *Emulator) ceList(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Elements-Total-Count", strconv.Itoa(total))
 	writeJSON(w, http.StatusOK, views)
+}
+
+// cePageToken reads a nextPage token: after the id it names (a cursor), or,
+// with OffsetPages, past as many instances of the listing as it stands now.
+// An empty token starts at the beginning.
+func (e *Emulator) cePageToken(tok string) (after int64, offset int, ok bool) {
+	if tok == "" {
+		return 0, 0, true
+	}
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return 0, 0, false
+	}
+	if s, found := strings.CutPrefix(string(b), "offset:"); found && e.opts.OffsetPages {
+		offset, err = strconv.Atoi(s)
+		return 0, offset, err == nil && offset >= 0
+	}
+	s, found := strings.CutPrefix(string(b), "after:")
+	if !found {
+		return 0, 0, false
+	}
+	after, err = strconv.ParseInt(s, 10, 64)
+	return after, 0, err == nil
 }
 
 func hasAll(have, want []string) bool {

@@ -117,6 +117,12 @@ type Options struct {
 	// TagObjects answers instance tags as objects {"id": n, "name": tag}, as
 	// the platform's own create example shows them, instead of strings.
 	TagObjects bool
+	// OffsetPages makes Cloud Elements page tokens offsets into the listing
+	// as it stands when each page is read, as offset-paged list endpoints do:
+	// an instance deleted behind a listing in progress shifts the rest, and
+	// the listing skips one it should have shown. Default: a cursor after the
+	// last id of the page, which skips nothing.
+	OffsetPages bool
 }
 
 // Stats are the emulator's counters. Requests to StatsPath and under

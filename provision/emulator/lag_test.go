@@ -68,3 +68,37 @@ func TestListLag(t *testing.T) {
 		t.Fatal("a delete did not show after the lag")
 	}
 }
+
+// TestOffsetPagesSkipUnderDeletes: with OffsetPages, page tokens are offsets
+// into the listing as it stands, so a delete behind a listing in progress
+// makes its next page skip an instance; the default cursor skips nothing.
+func TestOffsetPagesSkipUnderDeletes(t *testing.T) {
+	for _, offset := range []bool{false, true} {
+		_, s := start(t, Options{OffsetPages: offset})
+		ce := s.CloudElementsURL()
+		var ids []string
+		for i := range 5 {
+			body := fmt.Sprintf(`{"element":{"key":"hubspot"},"name":"acme-%d","tags":["hubprov:set=s1"],"configuration":{"authentication.type":"apiKey","hubspot.authorization.apikey":"k%d"}}`, i, i)
+			ids = append(ids, fmt.Sprint(call(t, testClient, "POST", ce+"/instances", ceHeader(), body).obj(t)["id"]))
+		}
+		first := call(t, testClient, "GET", ce+"/instances?pageSize=2", ceHeader(), "")
+		seen := map[string]bool{}
+		for _, in := range first.arr(t) {
+			seen[fmt.Sprint(in["id"])] = true
+		}
+		call(t, testClient, "DELETE", ce+"/instances/"+ids[0], ceHeader(), "")
+		for tok := first.header.Get("Elements-Next-Page-Token"); tok != ""; {
+			r := call(t, testClient, "GET", ce+"/instances?pageSize=2&nextPage="+tok, ceHeader(), "")
+			for _, in := range r.arr(t) {
+				seen[fmt.Sprint(in["id"])] = true
+			}
+			tok = r.header.Get("Elements-Next-Page-Token")
+		}
+		if got := len(seen); (offset && got != 4) || (!offset && got != 5) {
+			t.Fatalf("offset pages %v: the listing showed %d of the 5 instances (%v)", offset, got, seen)
+		}
+		if offset && seen[ids[2]] {
+			t.Fatalf("offset pages: instance %s, shifted onto the page already read, was listed", ids[2])
+		}
+	}
+}
