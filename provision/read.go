@@ -79,7 +79,7 @@ func (r *Run) ReadRemote(ctx context.Context, set string, rec Recovery) (remote,
 }
 
 // The bounds of awaitListing: a create takes at most createSlack to commit
-// after its intent; the wait gives up after maxLagWait.
+// after its intent; the wait gives up after MaxLagWait (default maxLagWait).
 var (
 	createSlack = 2 * time.Second
 	maxLagWait  = 2 * time.Minute
@@ -135,7 +135,7 @@ func (r *Run) awaitListing(ctx context.Context, set string, names []string, lagg
 			return found, nil
 		case lag >= 0 && !now.Add(-lag).Before(since.Add(createSlack)):
 			return found, nil
-		case now.Sub(start) > maxLagWait:
+		case now.Sub(start) > r.lagWait():
 			r.opts.Log.Warn().Int("pending", len(want)).Msg("the list did not catch up: creating the rest; the next run resolves any duplicate")
 			return found, nil
 		}
