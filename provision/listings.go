@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -153,25 +154,46 @@ func (s *snapshot) covers(t time.Time) bool {
 // oldest, if several), and whether the question is settled: found, or surely
 // absent. Waiting lets the account's slot go.
 func (l *listings) await(ctx context.Context, name string, t time.Time) (*Instance, bool, error) {
+	found, open, err := l.awaitAll(ctx, []string{name}, t)
+	if err != nil {
+		return nil, false, err
+	}
+	if in, ok := found[name]; ok {
+		return &in, true, nil
+	}
+	return nil, len(open) == 0, nil
+}
+
+// awaitAll is await for several accounts at once, within one lagWait: it
+// returns the oldest instance of each account a listing shows, and the
+// accounts still open (neither shown nor surely absent) when the wait ended.
+func (l *listings) awaitAll(ctx context.Context, names []string, t time.Time) (map[string]Instance, []string, error) {
 	deadline := time.Now().Add(l.run.lagWait())
+	found := map[string]Instance{}
+	open := slices.Clone(names)
 	after := t
 	for wait := lagPoll; ; wait = min(2*wait, 5*time.Second) {
 		s, err := l.fresh(ctx, after)
 		if err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
-		if same := s.byName[name]; len(same) > 0 {
-			in := *Oldest(same)
-			return &in, true, nil
+		rest := open[:0]
+		for _, name := range open {
+			if same := s.byName[name]; len(same) > 0 {
+				found[name] = *Oldest(same)
+			} else {
+				rest = append(rest, name)
+			}
 		}
-		if s.covers(t) {
-			return nil, true, nil
+		open = rest
+		if len(open) == 0 || s.covers(t) {
+			return found, nil, nil
 		}
 		if time.Now().After(deadline) {
-			return nil, false, nil
+			return found, open, nil
 		}
 		if err := waitOut(ctx, wait); err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
 		after = s.start.Add(time.Nanosecond)
 	}

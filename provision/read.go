@@ -67,80 +67,32 @@ func (r *Run) ReadRemote(ctx context.Context, set string, rec Recovery) (remote,
 		// The list lags (it missed instances that exist), so "not found" may
 		// only mean "not listed yet": wait until the list has caught up with
 		// the moment those creates were sent before believing it.
-		found, err := r.awaitListing(ctx, set, unresolved, lagging, rec.PendingSince)
+		r.opts.Log.Warn().Int("pending", len(unresolved)).Int("unlisted", len(lagging)).
+			Msg("the list lags behind writes: waiting for it to catch up before creating again what an interrupted run may have created")
+		found, open, err := newListings(r, set).awaitAll(ctx, unresolved, rec.PendingSince)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("wait for the list of set %q to catch up: %w", set, err)
 		}
-		for _, in := range found {
-			adopt(in, "adopted an instance created by an interrupted run, once the lagging list showed it")
+		for _, name := range unresolved {
+			if in, ok := found[name]; ok {
+				adopt(in, "adopted an instance created by an interrupted run, once the lagging list showed it")
+			}
+		}
+		if len(open) > 0 {
+			r.opts.Log.Warn().Int("pending", len(open)).Msg("the list did not catch up: creating the rest; the next run resolves any duplicate")
 		}
 	}
 	return remote, recovered, nil
 }
 
-// The bounds of awaitListing: a create takes at most createSlack to commit
-// after its intent; the wait gives up after MaxLagWait (default maxLagWait).
+// The bounds of a wait for a lagging list (listings): a create takes at most
+// createSlack to commit after its intent; the wait gives up after MaxLagWait
+// (default maxLagWait).
 var (
 	createSlack = 2 * time.Second
 	maxLagWait  = 2 * time.Minute
 	lagPoll     = 500 * time.Millisecond
 )
-
-// awaitListing lists the set again and again until the list shows every
-// instance of lagging (read by id, missing from the list), and then until
-// its horizon (now minus the lag observed) has passed since plus
-// createSlack, collecting the instances of names that appear meanwhile.
-func (r *Run) awaitListing(ctx context.Context, set string, names []string, lagging []Instance, since time.Time) ([]Instance, error) {
-	want := map[string]bool{}
-	for _, n := range names {
-		want[n] = true
-	}
-	newest := time.Time{}
-	for _, in := range lagging {
-		newest = laterOf(newest, in.Created)
-	}
-	r.opts.Log.Warn().Int("pending", len(names)).Int("unlisted", len(lagging)).
-		Msg("the list lags behind writes: waiting for it to catch up before creating again what an interrupted run may have created")
-	start := time.Now()
-	var found []Instance
-	var lag time.Duration = -1
-	for wait := lagPoll; ; wait = min(2*wait, 5*time.Second) {
-		if err := sleep(ctx, wait); err != nil {
-			return nil, fmt.Errorf("wait for the list to catch up: %w", err)
-		}
-		listed, err := r.List(ctx, set)
-		if err != nil {
-			return nil, fmt.Errorf("list the instances of set %q again: %w", set, err)
-		}
-		shown := map[string]bool{}
-		for _, in := range listed {
-			shown[in.ID] = true
-			if want[in.Name] && in.Set == set {
-				delete(want, in.Name)
-				found = append(found, in)
-			}
-		}
-		now := time.Now()
-		if lag < 0 {
-			caught := true
-			for _, in := range lagging {
-				caught = caught && shown[in.ID]
-			}
-			if caught && !newest.IsZero() {
-				lag = now.Sub(newest)
-			}
-		}
-		switch {
-		case len(want) == 0:
-			return found, nil
-		case lag >= 0 && !now.Add(-lag).Before(since.Add(createSlack)):
-			return found, nil
-		case now.Sub(start) > r.lagWait():
-			r.opts.Log.Warn().Int("pending", len(want)).Msg("the list did not catch up: creating the rest; the next run resolves any duplicate")
-			return found, nil
-		}
-	}
-}
 
 // Get reads the instance with id (of account name, for logs) under the run's policy.
 func (r *Run) Get(ctx context.Context, name, id string) (Instance, error) {
