@@ -64,6 +64,11 @@ func TestServerThatNeverAnswers(t *testing.T) {
 			if code != exitAborted || !strings.Contains(errs, "no answer within the request timeout (150ms)") || !strings.Contains(errs, "nothing was changed") {
 				t.Errorf("exit %d, want 4 with the timeout named\n%s", code, errs)
 			}
+			for _, line := range strings.Split(errs, "\n") {
+				if strings.Count(line, "no answer within the request timeout") > 1 {
+					t.Errorf("the timeout is said twice: %s", line)
+				}
+			}
 			if n := requests.Load() - before; n != 2 {
 				t.Errorf("%d requests, want 2 (--max-attempts)", n)
 			}
