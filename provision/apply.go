@@ -168,6 +168,7 @@ func (run *Run) Apply(ctx context.Context, plan Plan) Outcome {
 	stopCtx, stop := run.batch(ctx)
 	defer stop()
 	r := &runner{Run: run, plan: plan, out: make([]Result, len(plan.Changes)), lists: newListings(run, plan.Set)}
+	r.lists.noteRead(plan)
 	opts := r.opts
 	if opts.Progress != nil {
 		// A display started before Apply may read Total: its caller can set it first.
@@ -587,12 +588,15 @@ func (r *runner) duplicate(ctx context.Context, c Change, res *Result) (*Instanc
 //
 // A run that finishes first can only map an account right if the instance it
 // keeps is the one every other run keeps too: the oldest. So it trusts a
-// listing only once it is settled (see listings.settled): the list has caught
-// up with this run's creates, so an older instance would show, and nothing
-// left the list meanwhile but what this run deleted, so no delete of another
-// run made a page skip one. An instance another run creates later is younger,
-// and that run deletes it. It waits at most MaxLagWait for a settled listing,
-// then resolves with the last one, with a warning.
+// listing alone only when it shows no sign of another run at work nor of a
+// lagging list (see listings.doubt), which is the one listing of a run alone
+// in its set; else only once it is settled (see listings.settled): the list
+// has caught up with this run's creates, so an older instance would show,
+// and nothing left the list meanwhile but what this run deleted, so no
+// delete of another run made a page skip one. An instance another run
+// creates later is younger, and that run deletes it. It waits at most
+// MaxLagWait for a trusted listing, then resolves with the last one, with a
+// warning.
 func (r *runner) converge(ctx context.Context) {
 	sent := false
 	for _, res := range r.out {
@@ -665,8 +669,9 @@ func (r *runner) converge(ctx context.Context) {
 	}
 }
 
-// settledListing lists the set until a listing is settled (see
-// listings.settled), for at most MaxLagWait; then it returns the last one.
+// settledListing lists the set until a listing can be trusted alone (see
+// listings.doubt) or is settled (see listings.settled), for at most
+// MaxLagWait; then it returns the last one.
 func (r *runner) settledListing(ctx context.Context) (*snapshot, error) {
 	deadline := time.Now().Add(r.lagWait())
 	var prev *snapshot
@@ -676,7 +681,10 @@ func (r *runner) settledListing(ctx context.Context) (*snapshot, error) {
 		if err != nil {
 			return nil, err
 		}
+		doubt := r.lists.doubt(s)
 		switch {
+		case doubt == "":
+			return s, nil
 		case prev != nil && r.lists.settled(prev, s):
 			return s, nil
 		case time.Now().After(deadline):
@@ -689,6 +697,8 @@ func (r *runner) settledListing(ctx context.Context) (*snapshot, error) {
 				return nil, err
 			}
 			wait = min(2*wait, 5*time.Second)
+		} else {
+			r.opts.Log.Debug().Str("why", doubt).Msg("the end-of-run listing is not trusted alone: listing again until two agree")
 		}
 		prev, after = s, s.start.Add(time.Nanosecond)
 	}

@@ -4,7 +4,7 @@ package provision
 // it lists that has one. Instances the manifest does not list (prune's
 // deletions) are left alone: destroy removes what the manifest names.
 func DestroyPlan(p Plan) Plan {
-	out := Plan{Set: p.Set, Platform: p.Platform}
+	out := Plan{Set: p.Set, Platform: p.Platform, Read: p.Read}
 	for _, c := range p.Changes {
 		if c.Remote == nil || c.Desired == nil {
 			continue

@@ -29,6 +29,7 @@ type listings struct {
 	set string
 
 	mu      sync.Mutex
+	read    map[string]bool      // the instances the run's plan was made from, by id
 	created map[string]createdAt // this run's instances, by id
 	deleted map[string]bool      // the instances this run deleted, by id
 	lag     time.Duration        // an upper bound of the list's lag; -1 until a listing showed a creation time
@@ -46,6 +47,7 @@ type snapshot struct {
 	ids    map[string]bool
 	probe  time.Time     // the latest send time of this run's creates whose instance the listing shows
 	lag    time.Duration // the lag bound known when the listing ended; -1 unknown
+	total  listTotal     // whether the totals its pages reported held
 }
 
 type listingFlight struct {
@@ -55,7 +57,25 @@ type listingFlight struct {
 }
 
 func newListings(run *Run, set string) *listings {
-	return &listings{run: run, set: set, created: map[string]createdAt{}, deleted: map[string]bool{}, lag: -1}
+	return &listings{run: run, set: set, read: map[string]bool{}, created: map[string]createdAt{}, deleted: map[string]bool{}, lag: -1}
+}
+
+// noteRead records the instances plan was made from: what the run read
+// before it wrote anything (Plan.Read, and the instances its changes name).
+func (l *listings) noteRead(plan Plan) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := range plan.Read {
+		l.read[plan.Read[i].ID] = true
+	}
+	for _, c := range plan.Changes {
+		if c.Remote != nil {
+			l.read[c.Remote.ID] = true
+		}
+		for _, x := range c.Extras {
+			l.read[x.ID] = true
+		}
+	}
 }
 
 // noteCreated records an instance this run created: a probe for later listings.
@@ -112,12 +132,12 @@ func (l *listings) fresh(ctx context.Context, t time.Time) (*snapshot, error) {
 
 // list takes one listing begun at start and learns from it.
 func (l *listings) list(ctx context.Context, start time.Time) (*snapshot, error) {
-	all, err := l.run.List(ctx, l.set)
+	all, total, err := l.run.list(ctx, Query{Set: l.set}, request{})
 	if err != nil {
 		return nil, err
 	}
 	end := time.Now()
-	s := &snapshot{start: start, byName: map[string][]Instance{}, ids: map[string]bool{}}
+	s := &snapshot{start: start, byName: map[string][]Instance{}, ids: map[string]bool{}, total: total}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, in := range all {
@@ -220,6 +240,75 @@ func (l *listings) settled(prev, s *snapshot) bool {
 		}
 	}
 	return true
+}
+
+// doubt returns why listing s cannot be trusted alone to show every instance
+// of the set that a concurrent run may keep, or "" when it can: when it
+// shows no sign of another run at work in the set nor of a lagging list, so
+// that the end of a run lists once, not until two listings settle. It can
+// when s began after this run's last create was answered and
+//   - it shows every instance this run created and did not delete: the list
+//     has caught up with this run's creates, and so shows every create that
+//     committed before them (lists show creates in the order they commit),
+//     an older instance of one of this run's accounts made by another run
+//     included;
+//   - it shows every instance the run's plan was made from (what its start
+//     read showed: extras, and the accounts outside --select or --shard,
+//     included) and this run did not delete;
+//   - it shows no instance of the set that this run neither read nor
+//     created: such an instance is another run creating in the set;
+//   - where the platform reports a total, every page reported the same one
+//     and the pages held that many items (listTotal).
+//
+// A listing misses an instance for two reasons only: lag, and a delete by
+// another run while it pages through (with offset page tokens, the pages
+// after the deleted instance start one too far, and skip one). Lag no
+// longer hides an instance that may be kept: one that committed after this
+// run's last create is younger than every instance this run made or read,
+// so no run keeps it over them, and the run that made it deletes it. A
+// delete while the listing pages changes the total between two pages, or
+// leaves the listing short of it. A create that kept the count committed
+// during the listing, so it is younger than every instance this run holds;
+// ahead of the listing it shows as an unknown instance, behind it it moves
+// the pages back by one, undoing the skip. A delete before the listing
+// began skips nothing, nor does one ahead of it (if the instance was one
+// this run knows, the listing misses it, and that shows). So a listing that
+// passes can be trusted as a settled pair of listings is, and a run alone
+// in its set lists once.
+//
+// When the platform gives no total (Flow Service), one narrow case is left,
+// which only the settled pair catches: another run whose only surviving
+// instance in the set sits exactly at the page boundary of this listing
+// deletes, just as the listing turns that page, an instance the listing
+// already paged over (one this run made or read: an instance of its own
+// would show as unknown). The next page skips its instance, and nothing
+// else in the listing shows that run at work. A one-page listing has no
+// boundary.
+func (l *listings) doubt(s *snapshot) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s.total == totalMoved {
+		return "the totals its pages reported changed, or the pages held another number of items: the set changed while it was listed"
+	}
+	for id, c := range l.created {
+		switch {
+		case s.start.Before(c.answered):
+			return "it began before this run's last create was answered"
+		case !s.ids[id] && !l.deleted[id]:
+			return "it does not show instance " + id + ", which this run created: the list lags, or another run deleted it"
+		}
+	}
+	for id := range l.read {
+		if !s.ids[id] && !l.deleted[id] {
+			return "it does not show instance " + id + ", which this run read at its start: the list lags, or another run deleted it"
+		}
+	}
+	for id := range s.ids {
+		if _, made := l.created[id]; !made && !l.read[id] {
+			return "it shows instance " + id + ", which this run neither read nor created: another run is creating in the set"
+		}
+	}
+	return ""
 }
 
 // lagWait is how long a run waits for a lagging list to catch up.

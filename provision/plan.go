@@ -121,6 +121,10 @@ type Plan struct {
 	Set      string
 	Platform manifest.Platform
 	Changes  []Change // manifest order, then deletions by name
+	// Read is the set's instances the plan was made from (what the run read
+	// before it), those it has no change for included: Apply's end-of-run
+	// listing tells another run's instances from them.
+	Read []Instance
 }
 
 // PlanOptions adjusts what MakePlan proposes.
@@ -229,7 +233,7 @@ func MakePlan(set string, platform manifest.Platform, accounts []manifest.Accoun
 		byName[remote[i].Name] = append(byName[remote[i].Name], i)
 	}
 	matched := make([]bool, len(remote))
-	p := Plan{Set: set, Platform: platform, Changes: make([]Change, 0, len(accounts))}
+	p := Plan{Set: set, Platform: platform, Changes: make([]Change, 0, len(accounts)), Read: remote}
 	for _, a := range accounts {
 		d := &Desired{Account: a, Set: set}
 		same := byName[a.Name]

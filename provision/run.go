@@ -291,17 +291,34 @@ func (in *Instance) footprint() int {
 	return n
 }
 
+// listTotal is what the pages of one listing said of its size (Page.Total).
+type listTotal int
+
+const (
+	// totalUnsaid: no page said.
+	totalUnsaid listTotal = iota
+	// totalHeld: every page said the same total, and the pages held that
+	// many items.
+	totalHeld
+	// totalMoved: the pages said different totals (or some said none), or
+	// held another number of items than they said: the set changed while
+	// the listing paged through it.
+	totalMoved
+)
+
 // list reads every page of q, each page one request under the policy (so
 // each is timed, paced, retried and counted on its own), and stops with
 // ErrEndlessListing on a repeated page token, on more items than the largest
 // total the platform announced (allowing one page's worth for instances
 // created meanwhile), on a page token longer than maxPageToken, or past
-// maxPages, maxListed or maxListedBytes.
-func (r *Run) list(ctx context.Context, q Query, rq request) ([]Instance, error) {
+// maxPages, maxListed or maxListedBytes. It also says whether the totals
+// the pages reported held (see listTotal).
+func (r *Run) list(ctx context.Context, q Query, rq request) ([]Instance, listTotal, error) {
 	var all []Instance
 	seen := map[string]bool{}
 	token := ""
 	scanned, total, biggest, kept := 0, -1, 0, 0
+	first, same := 0, true // the first page's total; whether every page said it
 	for pages := 1; ; pages++ {
 		var page Page
 		if err := r.retrying(ctx, rq, func(ctx context.Context) error {
@@ -309,7 +326,7 @@ func (r *Run) list(ctx context.Context, q Query, rq request) ([]Instance, error)
 			page, err = r.pf.ListPage(ctx, q, token)
 			return err
 		}); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		all = append(all, page.Instances...)
 		for i := range page.Instances {
@@ -319,22 +336,33 @@ func (r *Run) list(ctx context.Context, q Query, rq request) ([]Instance, error)
 		scanned += n
 		total = max(total, page.Total)
 		biggest = max(biggest, n)
+		if pages == 1 {
+			first = page.Total
+		}
+		same = same && page.Total == first
 		next := page.Next
 		switch {
 		case next == "" || n == 0:
-			return all, nil
+			said := totalUnsaid
+			switch {
+			case !same || first >= 0 && scanned != first:
+				said = totalMoved
+			case first >= 0:
+				said = totalHeld
+			}
+			return all, said, nil
 		case len(next) > maxPageToken:
-			return nil, fmt.Errorf("%w: page %d announces a next-page token of %d bytes, more than the %d hubprov follows", ErrEndlessListing, pages, len(next), maxPageToken)
+			return nil, 0, fmt.Errorf("%w: page %d announces a next-page token of %d bytes, more than the %d hubprov follows", ErrEndlessListing, pages, len(next), maxPageToken)
 		case seen[next]:
-			return nil, fmt.Errorf("%w: page %d repeats the page token %s", ErrEndlessListing, pages, shortToken(next))
+			return nil, 0, fmt.Errorf("%w: page %d repeats the page token %s", ErrEndlessListing, pages, shortToken(next))
 		case total >= 0 && scanned > total+biggest:
-			return nil, fmt.Errorf("%w: %d items over %d pages and another page announced, but the platform's total is %d", ErrEndlessListing, scanned, pages, total)
+			return nil, 0, fmt.Errorf("%w: %d items over %d pages and another page announced, but the platform's total is %d", ErrEndlessListing, scanned, pages, total)
 		case pages >= maxPages:
-			return nil, fmt.Errorf("%w: another page after %d pages, the most hubprov reads", ErrEndlessListing, pages)
+			return nil, 0, fmt.Errorf("%w: another page after %d pages, the most hubprov reads", ErrEndlessListing, pages)
 		case len(all) > maxListed:
-			return nil, fmt.Errorf("%w: more than %d instances listed, the most hubprov keeps", ErrEndlessListing, maxListed)
+			return nil, 0, fmt.Errorf("%w: more than %d instances listed, the most hubprov keeps", ErrEndlessListing, maxListed)
 		case kept > maxListedBytes:
-			return nil, fmt.Errorf("%w: more than %d MiB of instances listed (%d instances over %d pages), the most hubprov keeps", ErrEndlessListing, maxListedBytes>>20, len(all), pages)
+			return nil, 0, fmt.Errorf("%w: more than %d MiB of instances listed (%d instances over %d pages), the most hubprov keeps", ErrEndlessListing, maxListedBytes>>20, len(all), pages)
 		}
 		seen[next] = true
 		token = next
@@ -352,14 +380,15 @@ func shortToken(t string) string {
 // List returns every instance carrying the marker of set, following all
 // pages under the run's policy.
 func (r *Run) List(ctx context.Context, set string) ([]Instance, error) {
-	return r.list(ctx, Query{Set: set}, request{})
+	all, _, err := r.list(ctx, Query{Set: set}, request{})
+	return all, err
 }
 
 // Lookup returns the instance of set named name, or nil when there is none:
 // the read-before-retry of an ambiguous create, and of a create an
 // interrupted run left pending.
 func (r *Run) Lookup(ctx context.Context, set, name string) (*Instance, error) {
-	found, err := r.list(ctx, Query{Set: set, Name: name}, request{account: name})
+	found, _, err := r.list(ctx, Query{Set: set, Name: name}, request{account: name})
 	if err != nil {
 		return nil, err
 	}
