@@ -175,6 +175,16 @@ func (run *Run) Apply(ctx context.Context, plan Plan) Outcome {
 		opts.Progress.Total.CompareAndSwap(0, int64(len(plan.Changes)))
 	}
 
+	// The pacer is told what is left: each change unfinished makes one
+	// request at least.
+	var left atomic.Int64
+	for _, c := range plan.Changes {
+		if c.Action != Unchanged {
+			left.Add(1)
+		}
+	}
+	run.pol.remaining(int(left.Load()))
+	defer run.pol.remaining(-1)
 	g := new(errgroup.Group)
 	// Accounts in progress are bounded by held, taken before a slot, so that
 	// this loop never holds a slot while it waits for an account to end:
@@ -212,6 +222,9 @@ func (run *Run) Apply(ctx context.Context, plan Plan) Outcome {
 				return nil
 			}
 			r.one(context.WithValue(stopCtx, accountSlotKey{}, slot), i)
+			if plan.Changes[i].Action != Unchanged {
+				run.pol.remaining(int(left.Add(-1)))
+			}
 			return nil
 		})
 	}

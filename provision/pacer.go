@@ -44,6 +44,10 @@ import (
 //     than its limit), to the paces the throttles came at (onsetMargin
 //     below them). Answers to requests sent before a cut never cut again:
 //     with many requests in flight, one round of throttles is one cut.
+//     The rate admitted is counted in the pace's unit (requests go a little
+//     after their turns, so the rate sent runs a little under the pace),
+//     and only from the answers to requests sent since the last cut or
+//     pause (slow start's answers can be a burst's allowance spent).
 //   - Recovery. After a cut the pace follows a cubic curve, concave back up to
 //     the peak (CUBIC's W_max) and convex beyond it:
 //     pace(t) = peak - (peak - cut)(1 - t/recoverTime)^3 up to the peak, which
@@ -54,7 +58,13 @@ import (
 //     just under the limit and probes rarely, and only while the run uses
 //     the pace (at most twice the rate sent). The AWS SDK scales the same
 //     curve in absolute requests per second; here it is relative to the
-//     peak.
+//     peak. Beyond slow start's estimate (from the few answers of its first
+//     throttles, off by a quarter either way) it probes unsureGain times as
+//     fast; beyond a closed window's rate windowedProbe times more slowly.
+//   - End. When the requests the run has left take less than the longest
+//     Retry-After seen, a throttle would delay the end of the whole run by
+//     its Retry-After (earlier, other requests fill the wait), so the last
+//     requests go at beta times the peak.
 //   - Noise. A small share of throttles that does not fall when the pace
 //     falls is not a limit (the idea behind Google SRE's client-side
 //     throttling and gRPC's retry throttling). Before any limit, a share up
@@ -71,8 +81,8 @@ import (
 //     until it reopens), until the reopening the run's Retry-After headers
 //     agree on. The pace then becomes the rate the platform admitted over
 //     the whole cycle, from the end of the previous pause to the reopening
-//     (for a fixed window, its quota over its length, evenly spread), held
-//     for one more cycle before probing again.
+//     (for a fixed window, its quota over its length, evenly spread), less
+//     onsetMargin, held for one more cycle before probing again.
 //
 // It is hand-written because no library does this: golang.org/x/time/rate is
 // a fixed token bucket whose reservations keep their times when the rate
@@ -84,9 +94,13 @@ type pacer struct {
 	fixed   float64 // --rate; +Inf when none
 	ceiling float64 // the announced limit; +Inf when none
 
+	remaining   int           // the requests the run has still to make, as its caller counts them; -1 unknown
+	longestWait time.Duration // the longest Retry-After of a throttle so far
+
 	curve
-	epoch     int  // counts the cuts and pauses; a request carries the epoch it was sent in
-	limitSeen bool // the platform showed a limit: slow start is over for good
+	epoch     int       // counts the cuts and pauses; a request carries the epoch it was sent in
+	epochAt   time.Time // when the current epoch began
+	limitSeen bool      // the platform showed a limit: slow start is over for good
 
 	last     time.Time     // when the last request was sent
 	inFlight int           // requests sent and not answered yet
@@ -124,6 +138,14 @@ type curve struct {
 	from  float64   // the pace right after the cut
 	cutAt time.Time // the cubic curve's t = 0
 	flat  bool      // stay at from: a cut under test
+	// windowed is set after a closed window: beyond the peak the pace grows
+	// windowedProbe times more slowly (probing past a window's quota
+	// closes it for the rest of its length).
+	windowed bool
+	// sure is false while the peak is slow start's estimate, from the few
+	// answers to its first throttles: beyond it the pace grows unsureGain
+	// times as fast, and the end of the run does not hold to it.
+	sure bool
 }
 
 // hold is the wait after a throttle: the answers to the requests that were in
@@ -172,6 +194,8 @@ const (
 	minTest, maxTest  = 30, 100         // the answers a cut waits for its verdict
 	testTime          = time.Second / 2 // or as long, with at least minTest/2 answers
 	maxHold           = time.Minute
+	windowedProbe     = 4
+	unsureGain        = 4 * probeGain
 	holdInFlight      = 4               // the requests in flight that make a throttle hold the run
 	closedRetryAfter  = 2 * time.Second // a cluster waiting this long or more is a closed window
 )
@@ -194,7 +218,7 @@ func newPacer(fixedRate float64, now time.Time) *pacer {
 		fixed = fixedRate
 	}
 	return &pacer{fixed: fixed, ceiling: math.Inf(1), curve: curve{phase: slowStart, start: now},
-		cycleStart: now, lastOK: now}
+		cycleStart: now, lastOK: now, remaining: -1}
 }
 
 // pace returns the requests per second allowed at now; +Inf means no pacing.
@@ -215,17 +239,36 @@ func (p *pacer) pace(now time.Time) float64 {
 			// at the slope it reached (a fixed window shows the pace was
 			// too high only when its quota runs out).
 			u := t - 1
+			if p.windowed {
+				u /= windowedProbe
+			}
 			if u > 1 {
 				u = math.Cbrt(3*u - 2)
 			}
-			r = p.peak * (1 + probeGain*u*u*u)
+			gain := probeGain
+			if !p.sure {
+				gain = unsureGain
+			}
+			r = p.peak * (1 + gain*u*u*u)
 			// Beyond the peak, grow only while the run uses the pace (the
 			// AWS SDK caps it at twice the measured sending rate).
 			r = min(r, max(p.peak, 2*p.sent.rate(now, time.Second)))
 		}
 		r = max(r, minPace)
+		if p.sure && p.ending(r) {
+			r = min(r, beta*p.peak) // just under the limit at the end
+		}
 	}
 	return min(r, p.fixed, p.ceiling)
+}
+
+// ending reports whether the run is at its end at pace r: its remaining
+// requests take less than the longest Retry-After seen. There a throttle
+// delays the end of the whole run by its whole Retry-After (earlier on,
+// other requests fill the wait), and going a tenth slower costs a tenth of
+// it: the last requests go at beta times the peak.
+func (p *pacer) ending(r float64) bool {
+	return p.remaining >= 0 && p.longestWait > 0 && float64(p.remaining) < r*p.longestWait.Seconds()
 }
 
 // turn returns the earliest time the next request may be sent: after any
@@ -326,6 +369,7 @@ func (p *pacer) throttle(now time.Time, s stamp, retryAfter time.Duration) {
 		p.onsetX++
 		p.onset += s.pace
 	}
+	p.longestWait = max(p.longestWait, retryAfter, time.Second)
 	if retryAfter > 0 {
 		lo, hi := now.Add(retryAfter), now.Add(retryAfter)
 		if retryAfter%time.Second == 0 {
@@ -402,6 +446,7 @@ func (p *pacer) throttle(now time.Time, s stamp, retryAfter time.Duration) {
 			admitted = peak
 		case 3*p.onsetX >= p.onsetN:
 			peak = max(admitted, onsetMargin*min(p.onset/float64(p.onsetX), p.pace(now)))
+			admitted = peak
 		}
 		p.cut(now, min(admitted, peak), peak, true)
 	}
@@ -445,9 +490,9 @@ func (p *pacer) cut(now time.Time, admitted, peak float64, trickle bool) {
 		b = trickleBeta // a trickle: just below where it came
 	}
 	p.from, p.cutAt = max(b*admitted, minPace), now
-	p.phase, p.flat = cubic, p.test != nil
+	p.phase, p.flat, p.windowed, p.sure = cubic, p.test != nil, false, p.limitSeen
 	p.limitSeen = true
-	p.epoch++
+	p.newEpoch(now)
 }
 
 // tested counts an answer towards the test of the last cut, and gives the
@@ -475,7 +520,7 @@ func (p *pacer) tested(now time.Time, s stamp, throttled bool) {
 	p.start, p.cutAt = p.start.Add(shift), p.cutAt.Add(shift)
 	p.limitSeen = t.seen
 	p.noise = min(max(p.noise, tolerated, float64(t.x)/float64(t.n), t.share), maxNoise)
-	p.epoch++
+	p.newEpoch(now)
 }
 
 // closed pauses the run until the platform reopens, and paces from then on
@@ -490,9 +535,12 @@ func (p *pacer) closed(now time.Time) {
 	}
 	p.pauseUntil = until
 	p.pauseReason = fmt.Sprintf("%d requests in a row throttled: waiting for the reopening Retry-After announced", p.run)
-	p.peak, p.from, p.flat, p.phase = r, r, false, cubic
+	// Just under the cycle's rate: a window refuses what exceeds its quota
+	// until it ends, so probing beyond it is slow.
+	r = max(onsetMargin*r, minPace)
+	p.peak, p.from, p.flat, p.phase, p.windowed, p.sure = r, r, false, cubic, true, true
 	p.cutAt = until.Add(min(cycle, maxHold) - recoverTime) // hold the cycle's rate for one more cycle
-	p.epoch++
+	p.newEpoch(now)
 	p.limitSeen = true
 	p.hold, p.test = hold{}, nil
 	// The run of throttles goes on: one more right after the reopening means
@@ -500,13 +548,29 @@ func (p *pacer) closed(now time.Time) {
 	p.cycleStart, p.cycleOK = until, 0
 }
 
+// newEpoch starts a new epoch: the pace changed, by a cut or a pause.
+func (p *pacer) newEpoch(now time.Time) {
+	p.epoch++
+	p.epochAt = now
+}
+
 // admitted is the rate the platform admitted over the last second of sending
-// (since the end of the last pause at the earliest), at most the pace.
+// (since the end of the last pause, and the answers to the last cut, at the
+// earliest), at most the pace.
 func (p *pacer) admitted(now time.Time) float64 {
-	span := min(now.Sub(p.cycleStart), time.Second)
+	// Answers to requests sent before the last cut or pause were sent at
+	// another pace: slow start's can be a burst's allowance spent.
+	span := min(now.Sub(laterOf(p.cycleStart, p.epochAt.Add(p.rtt))), time.Second)
 	r := p.pace(now)
 	if span >= 200*time.Millisecond && p.ok.count(now, span) >= 5 {
-		r = min(r, p.ok.rate(now, span))
+		// In the pace's unit: requests go a little later than their
+		// turns (timers fire late), so the rate sent is a little under
+		// the pace, and so is what was admitted of it.
+		late := 1.0
+		if sent := p.sent.rate(now, span); sent > 0 && !math.IsInf(r, 1) {
+			late = max(1, min(r/sent, 1.1))
+		}
+		r = min(r, late*p.ok.rate(now, span))
 	}
 	if math.IsInf(r, 1) {
 		r = p.sent.rate(now, time.Second)
@@ -575,7 +639,7 @@ func (p *pacer) announce(now time.Time, rate float64) {
 	p.ceiling = rate
 	p.limitSeen = true
 	if p.phase != cubic || p.peak > rate {
-		p.phase, p.flat, p.test = cubic, false, nil
+		p.phase, p.flat, p.test, p.sure = cubic, false, nil, true
 		p.peak, p.from = rate, rate
 		p.cutAt = now.Add(-recoverTime)
 	}
@@ -589,7 +653,7 @@ func (p *pacer) exhausted(now time.Time, reset time.Duration) {
 		p.pauseReason = "the platform announced its quota spent: waiting for it to reset"
 		p.cycleStart, p.cycleOK = until, 0
 		p.hold = hold{}
-		p.epoch++
+		p.newEpoch(now)
 	}
 }
 

@@ -69,6 +69,7 @@ type simConfig struct {
 	par    int
 	rtt    time.Duration
 	jitter time.Duration // the arrival is up to this much later than half the round trip
+	late   time.Duration // a request is sent up to this much later than its turn
 	d      time.Duration // how long to run
 	skip   time.Duration // the results count after this
 	seed   uint64
@@ -133,6 +134,9 @@ func simulate(p *pacer, srv server, start time.Time, c simConfig) simResult {
 			break
 		}
 		now = next
+		if c.late > 0 {
+			now = now.Add(time.Duration(rng.Int64N(int64(c.late)))) // timers fire late
+		}
 		if at := p.turn(now); at.After(now) {
 			continue // the schedule moved
 		}

@@ -253,3 +253,58 @@ func TestParseLimitHeaders(t *testing.T) {
 		}
 	}
 }
+
+func TestPacerTakesADrainedBurstForALimit(t *testing.T) {
+	// A bucket with a burst of 50 lets slow start through far above its
+	// rate until the burst is spent: the answers of those seconds are no
+	// measure of what it admits, and the throttles that follow, a share
+	// that does fall with the pace, are its limit, not noise.
+	for seed := uint64(1); seed <= 5; seed++ {
+		p := newPacer(0, t0)
+		r := simulate(p, tokenBucket(50, 50), t0, simConfig{par: 16, rtt: 50 * time.Millisecond, jitter: 300 * time.Microsecond,
+			late: 2 * time.Millisecond, d: 10 * time.Second, skip: 2 * time.Second, seed: seed})
+		share := float64(r.throttled) / float64(r.admitted+r.throttled)
+		if p.noise > 0 || share > 0.03 {
+			t.Errorf("seed %d: noise floor %.3f, %.1f%% throttled after the burst; want no noise floor, at most 3%%", seed, p.noise, 100*share)
+		}
+	}
+}
+
+func TestPacerKeepsUnderAClosedWindowsQuota(t *testing.T) {
+	// After a fixed window closed once, the pace keeps under its quota
+	// over its cycle for several cycles: probing past it closes the window
+	// again, which refuses everything sent until it ends.
+	for _, par := range []int{16, 64} {
+		p := newPacer(0, t0)
+		r := simulate(p, fixedWindow(50, 2*time.Second, t0), t0, simConfig{par: par, rtt: 50 * time.Millisecond,
+			late: 2 * time.Millisecond, d: 11 * time.Second, skip: 3 * time.Second, seed: 1})
+		if r.throttled > 0 || r.rate < 0.9*25 {
+			t.Errorf("%d in flight: %d throttled in the four windows after the first closed, %.1f/s; want none, at least 22.5/s",
+				par, r.throttled, r.rate)
+		}
+	}
+}
+
+func TestPacerGoesUnderThePeakAtTheEnd(t *testing.T) {
+	// With fewer requests left than a Retry-After's worth, a throttle would
+	// delay the end of the run by its whole Retry-After: the last requests
+	// go under the peak instead of probing beyond it.
+	p := newPacer(0, t0)
+	p.announce(t0, 100)
+	now := t0
+	for range 100 {
+		now = p.turn(now)
+		p.admit(now, p.send(now))
+	}
+	now = p.turn(now)
+	p.throttle(now, p.send(now), time.Second) // a stray throttle: Retry-After 1 s
+	now = now.Add(10 * time.Second)
+	p.remaining = 500
+	if r := p.pace(now); r < 99 {
+		t.Fatalf("pace %.1f/s with 500 requests left; want the peak, 100/s", r)
+	}
+	p.remaining = 50 // half a second's worth at 100/s
+	if r := p.pace(now); r > beta*100+0.01 {
+		t.Fatalf("pace %.1f/s with 50 requests left and Retry-After 1 s; want at most %v/s", r, beta*100)
+	}
+}

@@ -164,6 +164,14 @@ func (p *policy) announce(l announcedLimit) {
 	p.publish(now)
 }
 
+// remaining tells the policy how many requests the run has still to make (at
+// least): at the end of a run the pacer does not probe (see pacer.ending).
+func (p *policy) remaining(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pc.remaining = n
+}
+
 // attach makes the policy report its pace and pauses to p (nil for none).
 func (p *policy) attach(pr *Progress) {
 	p.mu.Lock()
