@@ -82,9 +82,9 @@ func paceField(s progressState) string {
 
 // renderBar renders s in fewer than width columns (the last column is left
 // free, so that no terminal wraps the line). Fields that do not fit are
-// dropped, the least important first: the bar itself, then throttles and
-// retries, then the per-action counts, then rate and ETA; done/total, failed,
-// a pause and an interrupt always stay.
+// dropped, the least important first: the bar itself, then retries and the
+// pace, then the per-action counts, then rate and ETA, then the throttled
+// count; done/total, failed, a pause and an interrupt always stay.
 func renderBar(s progressState, width int) string {
 	type field struct {
 		text  string
@@ -128,7 +128,7 @@ func renderBar(s progressState, width int) string {
 		{nonzero(s.failed, "failed"), 1, ""},
 		{nonzero(s.skipped, "skipped"), 5, ""},
 		{nonzero(s.retries, "retries"), 7, ""},
-		{nonzero(s.throttled, "throttled"), 7, ""},
+		{nonzero(s.throttled, "throttled"), 3, ""}, // a throttled run shows it whatever else
 		{paceField(s), 7, ""},
 		{rate, 4, ""},
 		{pause, 2, "paused"},

@@ -100,6 +100,20 @@ func TestBarFitsTheTerminal(t *testing.T) {
 	}
 }
 
+// TestBarSaysWhyTheRunIsPaused: on 80 columns, a run paused for a closed
+// window shows why and for how long, beside its counts (the pacer keeps its
+// reasons under 50 characters).
+func TestBarSaysWhyTheRunIsPaused(t *testing.T) {
+	s := progressState{done: 99, total: 300, work: 300, workDone: 99, created: 99, retries: 16, throttled: 16,
+		elapsed: 3 * time.Second, pause: "closed window, 16 throttled in a row (8.1s left)"}
+	line := renderBar(s, 80)
+	for _, want := range []string{"99/300", "throttled 16", "paused: closed window, 16 throttled in a row (8.1s left)"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("no %q in %q", want, line)
+		}
+	}
+}
+
 // TestLogLineClearsTheBar: a log line written while the bar shows replaces
 // it whole, and the bar is drawn again below it.
 func TestLogLineClearsTheBar(t *testing.T) {

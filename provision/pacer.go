@@ -534,7 +534,7 @@ func (p *pacer) closed(now time.Time) {
 		r = max(min(r, float64(p.cycleOK)/cycle.Seconds()), minPace)
 	}
 	p.pauseUntil = until
-	p.pauseReason = fmt.Sprintf("%d requests in a row throttled: waiting for the reopening Retry-After announced", p.run)
+	p.pauseReason = fmt.Sprintf("closed window, %d throttled in a row", p.run) // short: it fits an 80-column progress line
 	// Just under the cycle's rate: a window refuses what exceeds its quota
 	// until it ends, so probing beyond it is slow.
 	r = max(onsetMargin*r, minPace)
@@ -650,7 +650,7 @@ func (p *pacer) announce(now time.Time, rate float64) {
 func (p *pacer) exhausted(now time.Time, reset time.Duration) {
 	if until := now.Add(reset); until.After(p.pauseUntil) {
 		p.pauseUntil = until
-		p.pauseReason = "the platform announced its quota spent: waiting for it to reset"
+		p.pauseReason = "quota spent, as the platform announced"
 		p.cycleStart, p.cycleOK = until, 0
 		p.hold = hold{}
 		p.newEpoch(now)

@@ -114,6 +114,11 @@ func TestPacerPausesForAClosedWindow(t *testing.T) {
 	if next := p.turn(now); next.Before(until) {
 		t.Fatalf("a request may go at +%v, before the pause ends", next.Sub(now))
 	}
+	// The reason shows whole on an 80-column progress line, after the
+	// counts and with the time left (see the progress line's tests).
+	if len(reason) > 50 {
+		t.Errorf("pause reason of %d characters: %q; want at most 50", len(reason), reason)
+	}
 	// After the pause the pace is the window's rate: 100 per 10 s.
 	if r := p.pace(until); r < 9 || r > 11.5 {
 		t.Fatalf("pace after the window reopened %.1f/s; want its quota over its cycle, about 10/s", r)
