@@ -64,7 +64,8 @@ import (
 //   - End. When the requests the run has left take less than the longest
 //     Retry-After seen, a throttle would delay the end of the whole run by
 //     its Retry-After (earlier, other requests fill the wait), so the last
-//     requests go at beta times the peak.
+//     requests go at beta times the peak (a window's pace, already under
+//     its quota, at the peak).
 //   - Noise. A small share of throttles that does not fall when the pace
 //     falls is not a limit (the idea behind Google SRE's client-side
 //     throttling and gRPC's retry throttling). Before any limit, a share up
@@ -81,8 +82,9 @@ import (
 //     until it reopens), until the reopening the run's Retry-After headers
 //     agree on. The pace then becomes the rate the platform admitted over
 //     the whole cycle, from the end of the previous pause to the reopening
-//     (for a fixed window, its quota over its length, evenly spread), less
-//     onsetMargin, held for one more cycle before probing again.
+//     (for a fixed window, its quota over its length, evenly spread; not
+//     the last second's, mostly refused), less onsetMargin, held for one
+//     more cycle before probing again, windowedProbe times more slowly.
 //
 // It is hand-written because no library does this: golang.org/x/time/rate is
 // a fixed token bucket whose reservations keep their times when the rate
@@ -194,7 +196,7 @@ const (
 	minTest, maxTest  = 30, 100         // the answers a cut waits for its verdict
 	testTime          = time.Second / 2 // or as long, with at least minTest/2 answers
 	maxHold           = time.Minute
-	windowedProbe     = 4
+	windowedProbe     = 16
 	unsureGain        = 4 * probeGain
 	holdInFlight      = 4               // the requests in flight that make a throttle hold the run
 	closedRetryAfter  = 2 * time.Second // a cluster waiting this long or more is a closed window
@@ -256,7 +258,13 @@ func (p *pacer) pace(now time.Time) float64 {
 		}
 		r = max(r, minPace)
 		if p.sure && p.ending(r) {
-			r = min(r, beta*p.peak) // just under the limit at the end
+			// Just under the limit at the end; a window's pace is so
+			// already.
+			if p.windowed {
+				r = min(r, p.peak)
+			} else {
+				r = min(r, beta*p.peak)
+			}
 		}
 	}
 	return min(r, p.fixed, p.ceiling)
@@ -529,15 +537,21 @@ func (p *pacer) closed(now time.Time) {
 	until := p.reopenLo.Add(p.reopenHi.Sub(p.reopenLo) / 2)
 	until = laterOf(until, now)
 	cycle := until.Sub(p.cycleStart)
-	r := p.admitted(now)
-	if cycle >= time.Second && p.cycleOK > 0 {
-		r = max(min(r, float64(p.cycleOK)/cycle.Seconds()), minPace)
+	var r float64
+	switch {
+	case cycle >= time.Second && p.cycleOK > 0:
+		// Just under the cycle's rate (a window's quota over its
+		// length): the last second before it closed refused much, and
+		// is no measure of it.
+		r = onsetMargin * float64(p.cycleOK) / cycle.Seconds()
+	case p.windowed:
+		r = p.peak // closed again right after the reopening: it was not open yet
+	default:
+		r = onsetMargin * p.admitted(now)
 	}
+	r = max(r, minPace)
 	p.pauseUntil = until
 	p.pauseReason = fmt.Sprintf("closed window, %d throttled in a row", p.run) // short: it fits an 80-column progress line
-	// Just under the cycle's rate: a window refuses what exceeds its quota
-	// until it ends, so probing beyond it is slow.
-	r = max(onsetMargin*r, minPace)
 	p.peak, p.from, p.flat, p.phase, p.windowed, p.sure = r, r, false, cubic, true, true
 	p.cutAt = until.Add(min(cycle, maxHold) - recoverTime) // hold the cycle's rate for one more cycle
 	p.newEpoch(now)

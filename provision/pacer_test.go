@@ -313,3 +313,33 @@ func TestPacerGoesUnderThePeakAtTheEnd(t *testing.T) {
 		t.Fatalf("pace %.1f/s with 50 requests left and Retry-After 1 s; want at most %v/s", r, beta*100)
 	}
 }
+
+func TestPacerKeepsAWindowsRateWhenItClosesAgain(t *testing.T) {
+	// A window of 100 per 10 s, paced at 10/s: the last requests of a
+	// window are refused (Retry-After 1 s, the time to its end rounded
+	// up), and the run pauses until it reopens. The pace after that is the
+	// window's quota over its length, a little less, not what the last
+	// second admitted (mostly refusals).
+	p := newPacer(0, t0)
+	p.announce(t0, 10)
+	now := t0
+	for range 97 {
+		now = p.turn(now)
+		s := p.send(now)
+		now = now.Add(20 * time.Millisecond)
+		p.admit(now, s)
+	}
+	for range 3 {
+		now = p.turn(now)
+		s := p.send(now)
+		now = now.Add(20 * time.Millisecond)
+		p.throttle(now, s, time.Second)
+	}
+	reason, until := p.paused(now)
+	if reason == "" {
+		t.Fatalf("three throttles in a row at the end of the window: no pause")
+	}
+	if r := p.pace(until); r < 9 || r > 10 {
+		t.Fatalf("pace after the window reopened %.2f/s; want a little under its quota over its length, 10/s", r)
+	}
+}
