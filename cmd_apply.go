@@ -404,5 +404,9 @@ func printSummary(w io.Writer, rep provision.Report, path string) {
 	if s.DuplicatesDeleted > 0 {
 		fmt.Fprintf(w, ", %d duplicate instances deleted", s.DuplicatesDeleted)
 	}
-	fmt.Fprintf(w, "; %d requests, %d throttled, %d retries.\nReport: %s\n", rep.Run.Requests, rep.Run.Throttled, rep.Run.Retries, path)
+	retries := "retries"
+	if rep.Run.Retries == 1 {
+		retries = "retry"
+	}
+	fmt.Fprintf(w, "; %d %s, %d throttled, %d %s.\nReport: %s\n", rep.Run.Requests, plural(rep.Run.Requests, "request"), rep.Run.Throttled, rep.Run.Retries, retries, path)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v5"
 
+	"github.com/hubprov/hubprov/provision"
 	"github.com/hubprov/hubprov/provision/emulator"
 	"github.com/hubprov/hubprov/schema"
 )
@@ -530,5 +531,17 @@ func TestSchemaNames(t *testing.T) {
 	}
 	if code, _, errs := runCLI(t, "schema", "junit"); code != exitInvalid || !strings.Contains(errs, "manifest, report, plan, diagnostics") {
 		t.Errorf("schema junit: exit %d\n%s", code, errs)
+	}
+}
+
+// TestSummarySaysOneRequest: the summary counts in words that agree with
+// the number (a rerun with nothing to do makes one request).
+func TestSummarySaysOneRequest(t *testing.T) {
+	var b strings.Builder
+	rep := provision.Report{}
+	rep.Run.Requests, rep.Run.Retries = 1, 1
+	printSummary(&b, rep, "r.json")
+	if got := b.String(); !strings.Contains(got, "; 1 request, 0 throttled, 1 retry.") {
+		t.Errorf("summary %q; want \"; 1 request, 0 throttled, 1 retry.\"", got)
 	}
 }
