@@ -93,6 +93,10 @@ type Options struct {
 	// RateLimit requests in each RatePer from the emulator's start, then 429
 	// until the window ends, with Retry-After the time to its end.
 	Window bool
+	// WindowPhase places the first window's start that long before the
+	// emulator's (modulo RatePer): a client then begins in the middle of a
+	// window, as against a platform whose windows follow its own clock.
+	WindowPhase time.Duration
 	// Announce sends the limit with every response, as HubSpot does
 	// (X-HubSpot-RateLimit-Max, -Interval-Milliseconds, -Remaining) and as
 	// the IETF draft does (RateLimit-Policy and RateLimit).
@@ -228,7 +232,7 @@ func New(opts Options) *Emulator {
 	}
 	if opts.RateLimit > 0 && opts.RatePer > 0 {
 		if opts.Window {
-			e.limit = &fixedWindow{n: opts.RateLimit, per: opts.RatePer, start: time.Now()}
+			e.limit = &fixedWindow{n: opts.RateLimit, per: opts.RatePer, start: time.Now().Add(-(opts.WindowPhase % opts.RatePer))}
 		} else {
 			burst := opts.Burst
 			if burst <= 0 {

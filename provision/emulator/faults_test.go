@@ -294,3 +294,30 @@ func TestStatsEndpoint(t *testing.T) {
 		t.Errorf("stats %s", r.body)
 	}
 }
+
+// TestFixedWindowPhase: a fixed window admits its quota in each window and
+// then refuses until the window ends, with the time to its end; WindowPhase
+// makes the emulator begin in the middle of a window.
+func TestFixedWindowPhase(t *testing.T) {
+	e := New(Options{RateLimit: 3, RatePer: 2 * time.Second, Window: true, WindowPhase: 3500 * time.Millisecond})
+	w, ok := e.limit.(*fixedWindow)
+	if !ok {
+		t.Fatalf("limit is %T, want a fixed window", e.limit)
+	}
+	if into := time.Since(w.start); into < 1500*time.Millisecond || into > 1600*time.Millisecond {
+		t.Fatalf("the emulator starts %v into its first window; want 1.5 s (3.5 s modulo 2 s)", into)
+	}
+	now := w.start.Add(1500 * time.Millisecond)
+	for i := range 3 {
+		if ok, _, _ := w.take(now); !ok {
+			t.Fatalf("request %d of the window's 3 refused", i+1)
+		}
+	}
+	ok, wait, _ := w.take(now)
+	if ok || wait != 500*time.Millisecond {
+		t.Fatalf("4th request: admitted %v, wait %v; want refused until the window's end, 500ms", ok, wait)
+	}
+	if ok, _, _ := w.take(now.Add(wait)); !ok {
+		t.Fatalf("first request of the next window refused")
+	}
+}
