@@ -179,7 +179,7 @@ func (run *Run) Apply(ctx context.Context, plan Plan) Outcome {
 	// request at least.
 	var left atomic.Int64
 	for _, c := range plan.Changes {
-		if c.Action != Unchanged {
+		if c.Sends() {
 			left.Add(1)
 		}
 	}
@@ -222,7 +222,7 @@ func (run *Run) Apply(ctx context.Context, plan Plan) Outcome {
 				return nil
 			}
 			r.one(context.WithValue(stopCtx, accountSlotKey{}, slot), i)
-			if plan.Changes[i].Action != Unchanged {
+			if plan.Changes[i].Sends() {
 				run.pol.remaining(int(left.Add(-1)))
 			}
 			return nil

@@ -208,10 +208,15 @@ func isDigits(s string) bool {
 	return true
 }
 
+// Sends reports whether applying c changes anything on the platform (and
+// so sends requests): not for an unchanged account, nor for one awaiting
+// its owner's consent.
+func (c Change) Sends() bool { return c.Action != Unchanged && c.Action != AwaitConsent }
+
 // HasChanges reports whether applying the plan would change anything.
 func (p *Plan) HasChanges() bool {
 	for _, c := range p.Changes {
-		if c.Action != Unchanged && c.Action != AwaitConsent {
+		if c.Sends() {
 			return true
 		}
 	}
