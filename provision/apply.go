@@ -183,6 +183,7 @@ func (run *Run) Apply(ctx context.Context, plan Plan) Outcome {
 			left.Add(1)
 		}
 	}
+	run.pol.begin()
 	run.pol.remaining(int(left.Load()))
 	defer run.pol.remaining(-1)
 	g := new(errgroup.Group)

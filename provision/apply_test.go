@@ -312,3 +312,33 @@ func TestLostResponsesUnderListLag(t *testing.T) {
 		t.Fatalf("emulator: %d lost, %d creates, %d duplicates, %d reused codes, %d instances", s.Lost, s.Creates, s.Duplicates, s.ReusedCodes, s.CEInstances)
 	}
 }
+
+// A run that reads a large set before it creates still begins its creates
+// slowly: the reads, one page after the other for a second, test no rate.
+// Before, the pace was unlimited by then, and the creates opened with a wave
+// of 64 requests into the platform's hidden limit (a token bucket of 50/s
+// with a burst of 10 refused 50 of them).
+func TestCreatesAfterALongReadBeginSlowly(t *testing.T) {
+	b := newBench(t, emulator.Options{Latency: 100 * time.Millisecond, RateLimit: 50, RatePer: time.Second, Burst: 10}, "demo-user")
+	accts := accounts(2100)
+	for _, a := range accts[:2000] { // ten pages of instances already made
+		b.emu.AddInstance(emulator.Seed{Name: a.Name, Element: a.Element,
+			Tags: append(append([]string{}, a.Tags...), "hubprov:set=acme", "hubprov:spec="+provision.Fingerprint("acme", a))})
+	}
+	r := provision.NewRun(b.pf, provision.Options{Parallelism: 64, Log: zerolog.Nop()})
+	remote, _, err := r.ReadRemote(context.Background(), "acme", provision.Recovery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := provision.MakePlan("acme", manifest.CloudElements, accts, remote, provision.PlanOptions{})
+	if n := plan.Counts()[provision.Create]; n != 100 {
+		t.Fatalf("plan creates %d, want 100", n)
+	}
+	out := r.Apply(context.Background(), plan)
+	if got := count(out, provision.Create, provision.Succeeded); got != 100 || out.Aborted != "" {
+		t.Fatalf("created %d of 100 (aborted %q)", got, out.Aborted)
+	}
+	if s := b.emu.Stats(); s.ByStatus[429] > 20 {
+		t.Errorf("%d requests throttled in a run of %d; want at most 20, the cost of finding the limit", s.ByStatus[429], s.Requests)
+	}
+}

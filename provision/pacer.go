@@ -22,7 +22,8 @@ import (
 //     once the pace is more than twice what the run manages to send, the
 //     parallelism is the bottleneck and pacing stops (with no throttle and
 //     no --rate, the pacer then costs nothing). The first limit ends slow
-//     start for good. When the platform announces its limit (announce), the
+//     start for good; until then, it begins again when the requests in
+//     parallel begin (begin), after the reads that planned them. When the platform announces its limit (announce), the
 //     pace starts there instead of probing, and never goes above it.
 //   - Hold. A throttle with holdInFlight or more requests in flight stops
 //     sending at once, until those have answered (at most twice the round
@@ -268,6 +269,18 @@ func (p *pacer) pace(now time.Time) float64 {
 		}
 	}
 	return min(r, p.fixed, p.ceiling)
+}
+
+// begin tells the pacer that the run's requests in parallel begin at now
+// (Apply's creates, updates and deletes, after the reads that planned them).
+// A slow start no throttle has ended begins again from slowStartRate: the
+// reads went one page after the other, which tests no rate, and its clock
+// ran on through them (and through any wait before the apply), so the pace
+// would otherwise open with a wave of requests at once.
+func (p *pacer) begin(now time.Time) {
+	if !p.limitSeen && p.phase != cubic {
+		p.phase, p.start = slowStart, now
+	}
 }
 
 // ending reports whether the run is at its end at pace r: its remaining

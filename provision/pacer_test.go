@@ -343,3 +343,37 @@ func TestPacerKeepsAWindowsRateWhenItClosesAgain(t *testing.T) {
 		t.Fatalf("pace after the window reopened %.2f/s; want a little under its quota over its length, 10/s", r)
 	}
 }
+
+func TestPacerSlowStartsWhenTheCreatesBegin(t *testing.T) {
+	// A run reads the set before it creates: one page after the other, for
+	// two seconds. The creates that follow still begin slowly: the reads
+	// went one at a time and tested no rate, so slow start begins again
+	// with them (Apply calls begin). Before, two seconds of reading made
+	// the pace unlimited, and the creates opened with a wave of requests
+	// at once into the platform's hidden limit.
+	p := newPacer(0, t0)
+	now := t0
+	for range 20 {
+		now = p.turn(now)
+		s := p.send(now)
+		now = now.Add(100 * time.Millisecond)
+		p.admit(now, s)
+	}
+	p.begin(now)
+	if r := p.pace(now); r > 2*slowStartRate {
+		t.Errorf("pace %.0f/s when the creates begin after 20 pages read one after the other; want slow start's, %v/s", r, slowStartRate)
+	}
+	r := simulate(p, tokenBucket(50, 10), now, simConfig{par: 64, rtt: 50 * time.Millisecond, jitter: 300 * time.Microsecond,
+		late: 2 * time.Millisecond, d: 2 * time.Second, seed: 1})
+	if r.throttledAll > 20 {
+		t.Errorf("%d of the first %d creates throttled by a bucket of 50/s with a burst of 10; want at most 20", r.throttledAll, r.sent)
+	}
+
+	// A limit seen while reading stays: begin does not forget it.
+	p = newPacer(0, t0)
+	p.announce(t0, 10)
+	p.begin(t0.Add(time.Second))
+	if r := p.pace(t0.Add(time.Second)); r > 10 {
+		t.Errorf("pace %.1f/s after begin, with 10/s announced; want at most 10/s", r)
+	}
+}

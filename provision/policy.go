@@ -164,6 +164,17 @@ func (p *policy) announce(l announcedLimit) {
 	p.publish(now)
 }
 
+// begin tells the policy that the run's requests in parallel begin, after
+// the reads that planned them (see pacer.begin).
+func (p *policy) begin() {
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pc.begin(now)
+	p.reschedule()
+	p.publish(now)
+}
+
 // remaining tells the policy how many requests the run has still to make (at
 // least): at the end of a run the pacer does not probe (see pacer.ending).
 func (p *policy) remaining(n int) {
