@@ -23,8 +23,9 @@ import (
 //     parallelism is the bottleneck and pacing stops (with no throttle and
 //     no --rate, the pacer then costs nothing). The first limit ends slow
 //     start for good; until then, it begins again when the requests in
-//     parallel begin (begin), after the reads that planned them. When the platform announces its limit (announce), the
-//     pace starts there instead of probing, and never goes above it.
+//     parallel begin (begin), after the reads that planned them. When the
+//     platform announces its limit (announce), the pace starts there
+//     instead of probing, and never goes above it.
 //   - Hold. A throttle with holdInFlight or more requests in flight stops
 //     sending at once, until those have answered (at most twice the round
 //     trip): a limit crossed at a high pace refuses all of them, and sending
