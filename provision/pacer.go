@@ -73,11 +73,14 @@ import (
 //     throttling and gRPC's retry throttling). Before any limit, a share up
 //     to twice maxNoise is left alone. After a cut on a trickle (a share up
 //     to maxNoise), the pace stays at the cut until enough answers at that
-//     pace tell (testTime, or up to maxTest answers): if none of them was a
-//     throttle, or significantly fewer than half as many as before, it was a
-//     limit and recovery starts; if not, the throttles do not depend on the
-//     rate, the cut is undone (the pace resumes where it was), and their
-//     share becomes the noise floor later throttles must rise above.
+//     pace tell (testTime, or up to maxTest answers): if at most one of them
+//     was a throttle, or significantly fewer than half as many as before, it
+//     was a limit and recovery starts; if not, the throttles do not depend on
+//     the rate, the cut is undone (the pace resumes where it was), and their
+//     share becomes the noise floor later throttles must rise above. A lone
+//     throttle proves no noise: a token bucket is still empty right after
+//     the cut, and taken for noise, a limit would keep the pace above itself
+//     for the rest of the run; real noise shows again at the next cut.
 //   - Pause. Retry-After delays only the request that received it (the caller
 //     waits it out). The whole run pauses only when the platform throttles
 //     everyone (clustered: a closed fixed window answers 429 to everyone
@@ -119,17 +122,18 @@ type pacer struct {
 	cycleStart  time.Time // the end of the last pause (or the first request)
 	cycleOK     int       // answers admitted since cycleStart
 
-	recent     answers  // the last answers, with their epochs
-	sent, ok   meter    // requests sent, answers admitted
-	noise      float64  // the learned share of throttles that does not depend on the rate
-	test       *cutTest // the last cut on a trickle, until its answers tell noise from a limit
-	onset      float64  // the paces the throttles of the current trickle were sent at, summed (epoch onsetEp-1)
-	onsetEp    int      //
-	onsetN     int      // answers of that epoch since then,
-	onsetX     int      // the throttles among them,
-	quiet      int      // and the answers since its last throttle
-	onsetFirst float64  // the pace its first throttle was sent at
-	fresh      int      // throttles of the current run sent after its first one was answered
+	recent     answers   // the last answers, with their epochs
+	sent, ok   meter     // requests sent, answers admitted
+	noise      float64   // the learned share of throttles that does not depend on the rate
+	test       *cutTest  // the last cut on a trickle, until its answers tell noise from a limit
+	onset      float64   // the paces the throttles of the current trickle were sent at, summed (epoch onsetEp-1)
+	onsetEp    int       //
+	onsetN     int       // answers of that epoch since then,
+	onsetX     int       // the throttles among them,
+	quiet      int       // and the answers since its last throttle
+	onsetFirst float64   // the pace its first throttle was sent at
+	onsetAt    time.Time // and when it was answered
+	fresh      int       // throttles of the current run sent after its first one was answered
 	runStart   time.Time
 	lastOK     time.Time
 }
@@ -425,7 +429,7 @@ func (p *pacer) throttle(now time.Time, s stamp, retryAfter time.Duration) {
 	if p.onsetEp != p.epoch+1 || p.quiet >= testWindow {
 		// The first throttle of the epoch, or the first after a quiet
 		// stretch: a trickle begins here.
-		p.onset, p.onsetEp, p.onsetN, p.onsetX, p.onsetFirst = s.pace, p.epoch+1, 1, 1, s.pace
+		p.onset, p.onsetEp, p.onsetN, p.onsetX, p.onsetFirst, p.onsetAt = s.pace, p.epoch+1, 1, 1, s.pace, now
 	}
 	p.quiet = 0
 	// A hold is worth it when many requests are in flight; with a noise
@@ -532,8 +536,10 @@ func (p *pacer) tested(now time.Time, s stamp, throttled bool) {
 		return
 	}
 	p.test = nil
-	if t.x == 0 || binomialCDF(t.x, t.n, noiseFall*t.share) < 0.05 || float64(t.x)/float64(t.n) > maxNoise {
-		p.flat, p.cutAt = false, now // the share fell with the pace: a limit; recover from here
+	if t.x < 2 || binomialCDF(t.x, t.n, noiseFall*t.share) < 0.05 || float64(t.x)/float64(t.n) > maxNoise {
+		// The share fell with the pace, or too few throttles to say it
+		// did not: a limit; recover from here.
+		p.flat, p.cutAt = false, now
 		return
 	}
 	// Noise: resume the curve where the cut left it.
