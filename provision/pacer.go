@@ -23,9 +23,12 @@ import (
 //     parallelism is the bottleneck and pacing stops (with no throttle and
 //     no --rate, the pacer then costs nothing). The first limit ends slow
 //     start for good; until then, it begins again when the requests in
-//     parallel begin (begin), after the reads that planned them. When the
-//     platform announces its limit (announce), the pace starts there
-//     instead of probing, and never goes above it.
+//     parallel begin (begin), after the reads that planned them. While the
+//     throttles since a trickle of them began are more than onsetNoise of
+//     the answers, slow start's clock stops (freeze): the pace holds where
+//     it met them until they cut or fall back to noise, rather than doubling
+//     on into the limit. When the platform announces its limit (announce),
+//     the pace starts there instead of probing, and never goes above it.
 //   - Hold. A throttle with holdInFlight or more requests in flight stops
 //     sending at once, until those have answered (at most twice the round
 //     trip): a limit crossed at a high pace refuses all of them, and sending
@@ -36,7 +39,9 @@ import (
 //     share admitted (a drained token bucket admits its refill rate,
 //     whatever is sent). Otherwise throttles cut once they are significantly
 //     more than a share: before any limit, twice maxNoise (slow start
-//     crossing a limit sees far more, random throttles far less); after,
+//     crossing a limit sees far more, random throttles far less), or
+//     onsetNoise counted from the trickle's first throttle (the answers
+//     before it, under the limit, would dilute it); after,
 //     tolerated (1%) or the noise floor below, among the last testWindow
 //     answers of the current epoch. The pace drops to beta (0.9) times the
 //     rate the platform admitted over the last second (not over a pause),
@@ -140,12 +145,13 @@ type pacer struct {
 
 // curve is the shape of the pace over time.
 type curve struct {
-	phase pacePhase
-	start time.Time // slow start's t = 0
-	peak  float64   // the rate to recover to (CUBIC's W_max)
-	from  float64   // the pace right after the cut
-	cutAt time.Time // the cubic curve's t = 0
-	flat  bool      // stay at from: a cut under test
+	phase   pacePhase
+	start   time.Time // slow start's t = 0
+	frozeAt time.Time // slow start's clock stopped here, while throttles tell whether they are a limit
+	peak    float64   // the rate to recover to (CUBIC's W_max)
+	from    float64   // the pace right after the cut
+	cutAt   time.Time // the cubic curve's t = 0
+	flat    bool      // stay at from: a cut under test
 	// windowed is set after a closed window: beyond the peak the pace grows
 	// windowedProbe times more slowly (probing past a window's quota
 	// closes it for the rest of its length).
@@ -199,6 +205,7 @@ const (
 	onsetMargin       = 0.97            // the peak against the pace where a trickle of throttles began
 	noiseFall         = 0.5             // throttles at the lower pace at least this share of those before are noise
 	maxNoise          = 0.1             // a larger share is a limit, whatever it is at lower paces
+	onsetNoise        = 1.5 * maxNoise  // in slow start, a larger share since a trickle began holds the pace
 	minTest, maxTest  = 30, 100         // the answers a cut waits for its verdict
 	testTime          = time.Second / 2 // or as long, with at least minTest/2 answers
 	maxHold           = time.Minute
@@ -234,6 +241,9 @@ func (p *pacer) pace(now time.Time) float64 {
 	r := math.Inf(1)
 	switch p.phase {
 	case slowStart:
+		if !p.frozeAt.IsZero() {
+			now = p.frozeAt
+		}
 		r = slowStartRate * math.Exp2(float64(now.Sub(p.start))/float64(slowStartDoubling))
 	case cubic:
 		t := max(float64(now.Sub(p.cutAt))/float64(recoverTime), 0)
@@ -284,7 +294,7 @@ func (p *pacer) pace(now time.Time) float64 {
 // would otherwise open with a wave of requests at once.
 func (p *pacer) begin(now time.Time) {
 	if !p.limitSeen && p.phase != cubic {
-		p.phase, p.start = slowStart, now
+		p.phase, p.start, p.frozeAt = slowStart, now, time.Time{}
 	}
 }
 
@@ -376,12 +386,14 @@ func (p *pacer) admit(now time.Time, s stamp) {
 		}
 	}
 	p.tested(now, s, false)
+	p.freeze(now)
 }
 
 // throttle records a throttle (429 or 503) with the Retry-After it carried (0
 // if none), and adapts: a run-wide pause, a hold, a cut, or nothing (noise, a
 // tolerated share, or a request sent before the last cut).
 func (p *pacer) throttle(now time.Time, s stamp, retryAfter time.Duration) {
+	defer p.freeze(now)
 	p.answered(now, s)
 	p.recent.push(s.epoch, true)
 	p.run++
@@ -453,7 +465,11 @@ func (p *pacer) throttle(now time.Time, s stamp, retryAfter time.Duration) {
 	case p.test != nil:
 		threshold = maxNoise // while a cut is under test
 	}
-	if n, x := p.recent.count(p.epoch, testWindow); significant(x, n, threshold) {
+	n, x := p.recent.count(p.epoch, testWindow)
+	// Slow start's answers before the trickle began dilute it: count from
+	// the trickle's first throttle too (leaving that one out: it chose
+	// where to count from).
+	if significant(x, n, threshold) || !p.limitSeen && significant(p.onsetX-1, p.onsetN-1, onsetNoise) {
 		// The cut is from the rate the platform admitted, and the pace
 		// recovers to it (CUBIC's W_max), except where the platform
 		// admits far less than its limit: a token bucket with a burst of
@@ -475,6 +491,25 @@ func (p *pacer) throttle(now time.Time, s stamp, retryAfter time.Duration) {
 			admitted = peak
 		}
 		p.cut(now, min(admitted, peak), peak, true)
+	}
+}
+
+// freeze stops slow start's clock while the throttles since a trickle began
+// are more than onsetNoise of the answers: the pace holds where it met them
+// until they prove a limit (and cut) or fall back to noise, instead of
+// doubling on into the limit meanwhile.
+func (p *pacer) freeze(now time.Time) {
+	if p.phase != slowStart {
+		p.frozeAt = time.Time{}
+		return
+	}
+	frozen := p.onsetEp == p.epoch+1 && p.quiet < testWindow && float64(p.onsetX) > onsetNoise*float64(p.onsetN)
+	switch {
+	case frozen && p.frozeAt.IsZero():
+		p.frozeAt = now
+	case !frozen && !p.frozeAt.IsZero():
+		p.start = p.start.Add(now.Sub(p.frozeAt))
+		p.frozeAt = time.Time{}
 	}
 }
 

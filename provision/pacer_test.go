@@ -212,6 +212,25 @@ func TestPacerTellsNoiseFromALimitAfterACut(t *testing.T) {
 	}
 }
 
+func TestPacerSlowStartHoldsWhereThrottlesBegin(t *testing.T) {
+	// A bucket with a burst of 1 refuses about half of what comes a little
+	// over its rate. Slow start doubled on through the throttles until
+	// they were significant among the last 50 answers, most of which came
+	// before the limit: 17 to 21 throttles before the first cut (18.6 on
+	// average over these seeds). Now its clock stops while they are more
+	// than noise, and they are counted from the first.
+	total := 0
+	for seed := uint64(1); seed <= 8; seed++ {
+		p := newPacer(0, t0)
+		r := simulate(p, tokenBucket(50, 1), t0, simConfig{par: 16, rtt: 50 * time.Millisecond, jitter: time.Millisecond,
+			late: 2 * time.Millisecond, d: 2 * time.Second, skip: 2 * time.Second, seed: seed})
+		total += r.throttledAll
+	}
+	if mean := float64(total) / 8; mean > 15 {
+		t.Errorf("%.1f throttles on average in the first 2 s against a 50/s bucket with a burst of 1; want at most 15", mean)
+	}
+}
+
 func TestPacerLearnsNoNoiseFromATokenBucket(t *testing.T) {
 	// A bucket with a burst of 10 refills while a cut is under test, and the
 	// pace after the cut is measured over a second that spent the burst
