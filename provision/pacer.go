@@ -127,18 +127,17 @@ type pacer struct {
 	cycleStart  time.Time // the end of the last pause (or the first request)
 	cycleOK     int       // answers admitted since cycleStart
 
-	recent     answers   // the last answers, with their epochs
-	sent, ok   meter     // requests sent, answers admitted
-	noise      float64   // the learned share of throttles that does not depend on the rate
-	test       *cutTest  // the last cut on a trickle, until its answers tell noise from a limit
-	onset      float64   // the paces the throttles of the current trickle were sent at, summed (epoch onsetEp-1)
-	onsetEp    int       //
-	onsetN     int       // answers of that epoch since then,
-	onsetX     int       // the throttles among them,
-	quiet      int       // and the answers since its last throttle
-	onsetFirst float64   // the pace its first throttle was sent at
-	onsetAt    time.Time // and when it was answered
-	fresh      int       // throttles of the current run sent after its first one was answered
+	recent     answers  // the last answers, with their epochs
+	sent, ok   meter    // requests sent, answers admitted
+	noise      float64  // the learned share of throttles that does not depend on the rate
+	test       *cutTest // the last cut on a trickle, until its answers tell noise from a limit
+	onset      float64  // the paces the throttles of the current trickle were sent at, summed (epoch onsetEp-1)
+	onsetEp    int      //
+	onsetN     int      // answers of that epoch since then,
+	onsetX     int      // the throttles among them,
+	quiet      int      // and the answers since its last throttle
+	onsetFirst float64  // the pace its first throttle was sent at
+	fresh      int      // throttles of the current run sent after its first one was answered
 	runStart   time.Time
 	lastOK     time.Time
 }
@@ -441,7 +440,7 @@ func (p *pacer) throttle(now time.Time, s stamp, retryAfter time.Duration) {
 	if p.onsetEp != p.epoch+1 || p.quiet >= testWindow {
 		// The first throttle of the epoch, or the first after a quiet
 		// stretch: a trickle begins here.
-		p.onset, p.onsetEp, p.onsetN, p.onsetX, p.onsetFirst, p.onsetAt = s.pace, p.epoch+1, 1, 1, s.pace, now
+		p.onset, p.onsetEp, p.onsetN, p.onsetX, p.onsetFirst = s.pace, p.epoch+1, 1, 1, s.pace
 	}
 	p.quiet = 0
 	// A hold is worth it when many requests are in flight; with a noise
@@ -499,15 +498,19 @@ func (p *pacer) throttle(now time.Time, s stamp, retryAfter time.Duration) {
 // until they prove a limit (and cut) or fall back to noise, instead of
 // doubling on into the limit meanwhile.
 func (p *pacer) freeze(now time.Time) {
-	if p.phase != slowStart {
-		p.frozeAt = time.Time{}
-		return
-	}
-	frozen := p.onsetEp == p.epoch+1 && p.quiet < testWindow && float64(p.onsetX) > onsetNoise*float64(p.onsetN)
+	frozen := p.phase == slowStart && p.onsetEp == p.epoch+1 && p.quiet < testWindow &&
+		float64(p.onsetX) > onsetNoise*float64(p.onsetN)
 	switch {
 	case frozen && p.frozeAt.IsZero():
 		p.frozeAt = now
-	case !frozen && !p.frozeAt.IsZero():
+	case !frozen:
+		p.thaw(now)
+	}
+}
+
+// thaw starts slow start's clock again where freeze stopped it.
+func (p *pacer) thaw(now time.Time) {
+	if !p.frozeAt.IsZero() {
 		p.start = p.start.Add(now.Sub(p.frozeAt))
 		p.frozeAt = time.Time{}
 	}
@@ -539,6 +542,7 @@ func (p *pacer) endHold(now time.Time) {
 // cut on a trickle of throttles is tested: the pace stays there until its
 // answers tell noise from a limit.
 func (p *pacer) cut(now time.Time, admitted, peak float64, trickle bool) {
+	p.thaw(now) // the curve a cut on noise resumes is slow start's as it stands
 	p.test = nil
 	if n, x := p.recent.count(p.epoch, len(p.recent.epochs)); trickle && n > 0 && float64(x)/float64(n) <= maxNoise {
 		share := float64(x) / float64(n)

@@ -231,6 +231,31 @@ func TestPacerSlowStartHoldsWhereThrottlesBegin(t *testing.T) {
 	}
 }
 
+func TestPacerResumesSlowStartWhereItFroze(t *testing.T) {
+	// Slow start froze at 160/s (300 ms in), and a trickle cut it 500 ms
+	// later: the curve the cut keeps, to resume if its throttles turn out
+	// to be noise, is at 160/s then, not 40 * 2^(800/150) nor frozen.
+	p := newPacer(0, t0)
+	for range 30 {
+		p.recent.push(0, false)
+	}
+	p.recent.push(0, true)
+	p.frozeAt = t0.Add(300 * time.Millisecond)
+	now := t0.Add(800 * time.Millisecond)
+	p.cut(now, 100, 100, true)
+	if p.test == nil {
+		t.Fatal("a cut on a trickle of 1 in 31 is not under test")
+	}
+	saved := p.test.saved
+	if !saved.frozeAt.IsZero() {
+		t.Fatalf("the saved curve is still frozen at %v", saved.frozeAt.Sub(t0))
+	}
+	resumed := pacer{curve: saved, fixed: math.Inf(1), ceiling: math.Inf(1)}
+	if r := resumed.pace(now); math.Abs(r-160) > 0.5 {
+		t.Errorf("resumed slow start at %.1f/s, want the 160/s it froze at", r)
+	}
+}
+
 func TestPacerLearnsNoNoiseFromATokenBucket(t *testing.T) {
 	// A bucket with a burst of 10 refills while a cut is under test, and the
 	// pace after the cut is measured over a second that spent the burst
