@@ -25,9 +25,10 @@ import (
 //     start for good; until then, it begins again when the requests in
 //     parallel begin (begin), after the reads that planned them. While the
 //     throttles since a trickle of them began are more than onsetNoise of
-//     the answers, slow start's clock stops (freeze): the pace holds where
-//     it met them until they cut or fall back to noise, rather than doubling
-//     on into the limit. When the platform announces its limit (announce),
+//     the answers and fewer than holdInFlight requests are in flight (with
+//     more, a throttle holds the run instead), slow start's clock stops
+//     (freeze): the pace holds where it met them until they cut or fall back
+//     to noise, rather than doubling on into the limit. When the platform announces its limit (announce),
 //     the pace starts there instead of probing, and never goes above it.
 //   - Hold. A throttle with holdInFlight or more requests in flight stops
 //     sending at once, until those have answered (at most twice the round
@@ -496,9 +497,13 @@ func (p *pacer) throttle(now time.Time, s stamp, retryAfter time.Duration) {
 // freeze stops slow start's clock while the throttles since a trickle began
 // are more than onsetNoise of the answers: the pace holds where it met them
 // until they prove a limit (and cut) or fall back to noise, instead of
-// doubling on into the limit meanwhile.
+// doubling on into the limit meanwhile. Only with fewer than holdInFlight
+// requests in flight: with more, a throttle holds the run, and the hold's
+// answers measure the limit; a pace frozen a little over it (an overloaded
+// upstream refusing a quarter) would refuse for longer than doubling on
+// into the hold does.
 func (p *pacer) freeze(now time.Time) {
-	frozen := p.phase == slowStart && p.onsetEp == p.epoch+1 && p.quiet < testWindow &&
+	frozen := p.phase == slowStart && p.inFlight < holdInFlight && p.onsetEp == p.epoch+1 && p.quiet < testWindow &&
 		float64(p.onsetX) > onsetNoise*float64(p.onsetN)
 	switch {
 	case frozen && p.frozeAt.IsZero():
