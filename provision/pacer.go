@@ -96,6 +96,9 @@ import (
 //     (for a fixed window, its quota over its length, evenly spread; not
 //     the last second's, mostly refused), less onsetMargin, held for one
 //     more cycle before probing again, windowedProbe times more slowly.
+//     Once a window has closed, its quota is known (the answers admitted in
+//     the cycle): a throttle after as many within about a window's length
+//     is the window closing again, and pauses the run at once (spent).
 //
 // It is hand-written because no library does this: golang.org/x/time/rate is
 // a fixed token bucket whose reservations keep their times when the rate
@@ -122,11 +125,13 @@ type pacer struct {
 	hold        hold
 	pauseUntil  time.Time
 	pauseReason string
-	run         int       // throttles in a row, since the last admitted answer
-	reopenLo    time.Time // the platform reopens after reopenLo and by reopenHi,
-	reopenHi    time.Time // from the Retry-After of the current run of throttles
-	cycleStart  time.Time // the end of the last pause (or the first request)
-	cycleOK     int       // answers admitted since cycleStart
+	run         int           // throttles in a row, since the last admitted answer
+	reopenLo    time.Time     // the platform reopens after reopenLo and by reopenHi,
+	reopenHi    time.Time     // from the Retry-After of the current run of throttles
+	cycleStart  time.Time     // the end of the last pause (or the first request)
+	cycleOK     int           // answers admitted since cycleStart
+	quota       int           // the answers a closed window admitted in the cycle it closed (0: none seen),
+	quotaWithin time.Duration // and how long that cycle was
 
 	recent     answers  // the last answers, with their epochs
 	sent, ok   meter    // requests sent, answers admitted
@@ -418,7 +423,7 @@ func (p *pacer) throttle(now time.Time, s stamp, retryAfter time.Duration) {
 		} else {
 			p.reopenLo, p.reopenHi = laterOf(p.reopenLo, lo), earlierOf(p.reopenHi, hi)
 		}
-		if p.clustered(now, retryAfter) && p.reopenHi.After(now) && !p.pauseUntil.After(now) {
+		if (p.clustered(now, retryAfter) || p.spent(now)) && p.reopenHi.After(now) && !p.pauseUntil.After(now) {
 			// The platform throttles everyone until it reopens. The
 			// throttled requests themselves wait out their whole Retry-After.
 			p.closed(now)
@@ -614,6 +619,10 @@ func (p *pacer) closed(now time.Time) {
 		r = onsetMargin * p.admitted(now)
 	}
 	r = max(r, minPace)
+	if p.cycleOK > 0 && (p.quota == 0 || p.cycleOK <= p.quota+p.quota/2) {
+		// One window's quota, not many windows' paced under it.
+		p.quota, p.quotaWithin = p.cycleOK, cycle
+	}
 	p.pauseUntil = until
 	p.pauseReason = fmt.Sprintf("closed window, %d throttled in a row", p.run) // short: it fits an 80-column progress line
 	p.peak, p.from, p.flat, p.phase, p.windowed, p.sure = r, r, false, cubic, true, true
@@ -624,6 +633,17 @@ func (p *pacer) closed(now time.Time) {
 	// The run of throttles goes on: one more right after the reopening means
 	// it is not open yet, and pauses again at once.
 	p.cycleStart, p.cycleOK = until, 0
+}
+
+// spent reports whether the current cycle has had, within about one window
+// (at most half as long again as the cycle that measured it: a run's first
+// window can have begun before the run), the quota a window admitted before
+// it closed: a throttle then is the window
+// closing again, and needs no second one to tell (with a Retry-After under
+// closedRetryAfter it takes requests sent after the first throttle came back,
+// refused too, which costs a round trip of refusals).
+func (p *pacer) spent(now time.Time) bool {
+	return p.windowed && p.quota > 0 && p.cycleOK >= p.quota && now.Sub(p.cycleStart) <= p.quotaWithin+p.quotaWithin/2
 }
 
 // newEpoch starts a new epoch: the pace changed, by a cut or a pause.

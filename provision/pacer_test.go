@@ -385,6 +385,25 @@ func TestPacerKeepsUnderAClosedWindowsQuota(t *testing.T) {
 	}
 }
 
+func TestPacerPausesOnceAWindowsQuotaIsSpent(t *testing.T) {
+	// A window of 50 per 2 s that began 1.3 s before the run: the first
+	// cycle the run sees is short and overestimates the quota's rate, so
+	// the next windows close on a pace too high. Each closing, with a
+	// Retry-After of 1 s, took a round trip of refusals to tell from a
+	// trickle: 25 to 27 refusals in 12 s (8 seeds). Once a window has
+	// closed, a refusal after as many admitted is the window closing again.
+	total := 0
+	for seed := uint64(1); seed <= 8; seed++ {
+		p := newPacer(0, t0)
+		r := simulate(p, fixedWindow(50, 2*time.Second, t0.Add(-1300*time.Millisecond)), t0, simConfig{par: 16,
+			rtt: 50 * time.Millisecond, jitter: time.Millisecond, late: 2 * time.Millisecond, d: 12 * time.Second, seed: seed})
+		total += r.throttledAll
+	}
+	if mean := float64(total) / 8; mean > 22 {
+		t.Errorf("%.1f refusals on average in 12 s against a window of 50 per 2 s begun 1.3 s before; want at most 22", mean)
+	}
+}
+
 func TestPacerGoesUnderThePeakAtTheEnd(t *testing.T) {
 	// With fewer requests left than a Retry-After's worth, a throttle would
 	// delay the end of the run by its whole Retry-After: the last requests
