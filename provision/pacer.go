@@ -624,7 +624,11 @@ func (p *pacer) closed(now time.Time) {
 		p.quota, p.quotaWithin = p.cycleOK, cycle
 	}
 	p.pauseUntil = until
-	p.pauseReason = fmt.Sprintf("closed window, %d throttled in a row", p.run) // short: it fits an 80-column progress line
+	// Short: it fits an 80-column progress line.
+	p.pauseReason = fmt.Sprintf("closed window, %d throttled in a row", p.run)
+	if p.run == 1 {
+		p.pauseReason = fmt.Sprintf("window quota used, %d admitted", p.cycleOK)
+	}
 	p.peak, p.from, p.flat, p.phase, p.windowed, p.sure = r, r, false, cubic, true, true
 	p.cutAt = until.Add(min(cycle, maxHold) - recoverTime) // hold the cycle's rate for one more cycle
 	p.newEpoch(now)

@@ -404,6 +404,32 @@ func TestPacerPausesOnceAWindowsQuotaIsSpent(t *testing.T) {
 	}
 }
 
+func TestPacerSaysAWindowsQuotaIsUsed(t *testing.T) {
+	// A window of 50 closed after a cycle of 2 s; 1.9 s into the next, 50
+	// were admitted, and one refusal pauses the run, saying why.
+	p := newPacer(0, t0)
+	p.windowed, p.phase, p.peak = true, cubic, 25
+	p.quota, p.quotaWithin = 50, 2*time.Second
+	p.cycleStart, p.cycleOK, p.last = t0, 50, t0
+	now := t0.Add(1900 * time.Millisecond)
+	s := p.send(now.Add(-50 * time.Millisecond))
+	p.throttle(now, s, time.Second)
+	reason, until := p.paused(now)
+	if reason != "window quota used, 50 admitted" || !until.After(now) {
+		t.Errorf("paused %q until %v; want the window's quota named, until its reopening", reason, until.Sub(now))
+	}
+	p = newPacer(0, t0)
+	p.windowed, p.phase, p.peak = true, cubic, 25
+	p.quota, p.quotaWithin = 50, 2*time.Second
+	p.cycleStart, p.cycleOK, p.last = t0, 50, t0
+	now = t0.Add(5 * time.Second) // 50 admitted over 2.5 windows: paced under the quota
+	s = p.send(now.Add(-50 * time.Millisecond))
+	p.throttle(now, s, time.Second)
+	if reason, _ := p.paused(now); reason != "" {
+		t.Errorf("paused %q on one refusal 5 s into a cycle of a 2 s window; want no pause", reason)
+	}
+}
+
 func TestPacerGoesUnderThePeakAtTheEnd(t *testing.T) {
 	// With fewer requests left than a Retry-After's worth, a throttle would
 	// delay the end of the run by its whole Retry-After: the last requests
