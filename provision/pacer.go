@@ -642,10 +642,10 @@ func (p *pacer) closed(now time.Time) {
 // spent reports whether the current cycle has had, within about one window
 // (at most half as long again as the cycle that measured it: a run's first
 // window can have begun before the run), the quota a window admitted before
-// it closed: a throttle then is the window
-// closing again, and needs no second one to tell (with a Retry-After under
-// closedRetryAfter it takes requests sent after the first throttle came back,
-// refused too, which costs a round trip of refusals).
+// it closed: a throttle then is the window closing again, and needs no
+// second one to tell (with a Retry-After under closedRetryAfter that takes
+// requests sent after the first throttle came back, refused too: a round
+// trip of refusals).
 func (p *pacer) spent(now time.Time) bool {
 	return p.windowed && p.quota > 0 && p.cycleOK >= p.quota && now.Sub(p.cycleStart) <= p.quotaWithin+p.quotaWithin/2
 }
