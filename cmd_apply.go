@@ -408,5 +408,7 @@ func printSummary(w io.Writer, rep provision.Report, path string) {
 	if rep.Run.Retries == 1 {
 		retries = "retry"
 	}
-	fmt.Fprintf(w, "; %d %s, %d throttled, %d %s.\nReport: %s\n", rep.Run.Requests, plural(rep.Run.Requests, "request"), rep.Run.Throttled, rep.Run.Retries, retries, path)
+	// The request counts go on a line of their own: with them, the line
+	// of a run of thousands passes 80 columns.
+	fmt.Fprintf(w, ".\n%d %s, %d throttled, %d %s.\nReport: %s\n", rep.Run.Requests, plural(rep.Run.Requests, "request"), rep.Run.Throttled, rep.Run.Retries, retries, path)
 }

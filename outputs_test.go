@@ -541,7 +541,7 @@ func TestSummarySaysOneRequest(t *testing.T) {
 	rep := provision.Report{}
 	rep.Run.Requests, rep.Run.Retries = 1, 1
 	printSummary(&b, rep, "r.json")
-	if got := b.String(); !strings.Contains(got, "; 1 request, 0 throttled, 1 retry.") {
-		t.Errorf("summary %q; want \"; 1 request, 0 throttled, 1 retry.\"", got)
+	if got := b.String(); !strings.Contains(got, "skipped.\n1 request, 0 throttled, 1 retry.\n") {
+		t.Errorf("summary %q; want \"1 request, 0 throttled, 1 retry.\" on a line of its own", got)
 	}
 }
