@@ -75,7 +75,7 @@ func AcquireRunLock(ctx context.Context, path string, wait time.Duration, holder
 		}
 		waited := time.Since(start)
 		if waited >= wait || ctx.Err() != nil {
-			h := readHolder(path)
+			h := recordedHolder(ctx, path)
 			f.Close()
 			le := &LockedError{Path: path, Holder: h}
 			if wait > 0 {
@@ -98,6 +98,26 @@ func AcquireRunLock(ctx context.Context, path string, wait time.Duration, holder
 		_ = f.Truncate(0)
 	}
 	return &RunLock{f: f}, nil
+}
+
+// holderRecordWait is how long a refused run waits for the holder's record:
+// the holder writes it just after taking the lock, and two runs started at
+// once meet in between.
+var holderRecordWait = 500 * time.Millisecond
+
+// holderOf reads the holder record; tests replace it.
+var holderOf = readHolder
+
+// recordedHolder reads the holder record of a locked file, waiting up to
+// holderRecordWait for it to be written.
+func recordedHolder(ctx context.Context, path string) LockHolder {
+	deadline := time.Now().Add(holderRecordWait)
+	for {
+		h := holderOf(path)
+		if h.PID != 0 || !time.Now().Before(deadline) || sleep(ctx, 10*time.Millisecond) != nil {
+			return h
+		}
+	}
 }
 
 // readHolder reads the holder record of a locked file; a zero LockHolder when

@@ -43,6 +43,31 @@ func TestRunLockRefusesASecondRunNamingTheHolder(t *testing.T) {
 	again.Release()
 }
 
+// TestRunLockWaitsForTheHoldersRecord: two runs started at once meet
+// between the first taking the lock and writing its record; the refused run
+// waits for the record, and names the holder instead of "another run".
+func TestRunLockWaitsForTheHoldersRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "report.json.lock")
+	first, err := AcquireRunLock(context.Background(), path, 0, LockHolder{PID: 4242, Host: "runner-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Release()
+	reads := 0
+	holderOf = func(path string) LockHolder {
+		if reads++; reads < 3 {
+			return LockHolder{} // not written yet
+		}
+		return readHolder(path)
+	}
+	defer func() { holderOf = readHolder }()
+	_, err = AcquireRunLock(context.Background(), path, 0, LockHolder{PID: 1})
+	var le *LockedError
+	if !errors.As(err, &le) || le.Holder.PID != 4242 || reads != 3 {
+		t.Fatalf("refused with %v after %d reads of the record; want pid 4242 named, at the third", err, reads)
+	}
+}
+
 // TestRunLockWaitsForTheHolder: with a wait, the second run gets the lock the
 // moment the first releases it.
 func TestRunLockWaitsForTheHolder(t *testing.T) {
