@@ -462,19 +462,8 @@ func TestPacerKeepsAWindowsRateWhenItClosesAgain(t *testing.T) {
 	// second admitted (mostly refusals).
 	p := newPacer(0, t0)
 	p.announce(t0, 10)
-	now := t0
-	for range 97 {
-		now = p.turn(now)
-		s := p.send(now)
-		now = now.Add(20 * time.Millisecond)
-		p.admit(now, s)
-	}
-	for range 3 {
-		now = p.turn(now)
-		s := p.send(now)
-		now = now.Add(20 * time.Millisecond)
-		p.throttle(now, s, time.Second)
-	}
+	now := oneAtATime(p, t0, 97, 20*time.Millisecond, p.admit)
+	now = oneAtATime(p, now, 3, 20*time.Millisecond, func(now time.Time, s stamp) { p.throttle(now, s, time.Second) })
 	reason, until := p.paused(now)
 	if reason == "" {
 		t.Fatalf("three throttles in a row at the end of the window: no pause")
@@ -492,13 +481,7 @@ func TestPacerSlowStartsWhenTheCreatesBegin(t *testing.T) {
 	// the pace unlimited, and the creates opened with a wave of requests
 	// at once into the platform's hidden limit.
 	p := newPacer(0, t0)
-	now := t0
-	for range 20 {
-		now = p.turn(now)
-		s := p.send(now)
-		now = now.Add(100 * time.Millisecond)
-		p.admit(now, s)
-	}
+	now := oneAtATime(p, t0, 20, 100*time.Millisecond, p.admit)
 	p.begin(now)
 	if r := p.pace(now); r > 2*slowStartRate {
 		t.Errorf("pace %.0f/s when the creates begin after 20 pages read one after the other; want slow start's, %v/s", r, slowStartRate)
@@ -516,4 +499,16 @@ func TestPacerSlowStartsWhenTheCreatesBegin(t *testing.T) {
 	if r := p.pace(t0.Add(time.Second)); r > 10 {
 		t.Errorf("pace %.1f/s after begin, with 10/s announced; want at most 10/s", r)
 	}
+}
+
+// oneAtATime sends n requests one after the other from now, each answered
+// rtt after it went, and returns the time of the last answer.
+func oneAtATime(p *pacer, now time.Time, n int, rtt time.Duration, answer func(time.Time, stamp)) time.Time {
+	for range n {
+		now = p.turn(now)
+		s := p.send(now)
+		now = now.Add(rtt)
+		answer(now, s)
+	}
+	return now
 }
