@@ -423,10 +423,11 @@ func (p *pacer) throttle(now time.Time, s stamp, retryAfter time.Duration) {
 		} else {
 			p.reopenLo, p.reopenHi = laterOf(p.reopenLo, lo), earlierOf(p.reopenHi, hi)
 		}
-		if (p.clustered(now, retryAfter) || p.spent(now)) && p.reopenHi.After(now) && !p.pauseUntil.After(now) {
+		spent := p.spent(now)
+		if (spent || p.clustered(now, retryAfter)) && p.reopenHi.After(now) && !p.pauseUntil.After(now) {
 			// The platform throttles everyone until it reopens. The
 			// throttled requests themselves wait out their whole Retry-After.
-			p.closed(now)
+			p.closed(now, spent)
 			return
 		}
 	}
@@ -539,7 +540,7 @@ func (p *pacer) endHold(now time.Time) {
 		return
 	}
 	if h.x == h.n && p.reopenHi.After(now) && !p.pauseUntil.After(now) {
-		p.closed(now) // all refused: closed until the reopening
+		p.closed(now, false) // all refused: closed until the reopening
 		return
 	}
 	limit := h.paceSum / float64(h.n) * float64(max(h.n-h.x, 1)) / float64(h.n)
@@ -601,8 +602,9 @@ func (p *pacer) tested(now time.Time, s stamp, throttled bool) {
 }
 
 // closed pauses the run until the platform reopens, and paces from then on
-// at the rate it admitted over the whole cycle.
-func (p *pacer) closed(now time.Time) {
+// at the rate it admitted over the whole cycle; spent says the pause is for a
+// window's known quota used (see spent), which its reason names.
+func (p *pacer) closed(now time.Time, spent bool) {
 	until := p.reopenLo.Add(p.reopenHi.Sub(p.reopenLo) / 2)
 	until = laterOf(until, now)
 	cycle := until.Sub(p.cycleStart)
@@ -626,7 +628,7 @@ func (p *pacer) closed(now time.Time) {
 	p.pauseUntil = until
 	// Short: it fits an 80-column progress line.
 	p.pauseReason = fmt.Sprintf("closed window, %d throttled in a row", p.run)
-	if p.run == 1 {
+	if spent {
 		p.pauseReason = fmt.Sprintf("window quota used, %d admitted", p.cycleOK)
 	}
 	p.peak, p.from, p.flat, p.phase, p.windowed, p.sure = r, r, false, cubic, true, true
