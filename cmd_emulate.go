@@ -29,9 +29,10 @@ Counters are served at /_emulator/stats.`, env)
 	fs.DurationVar(&opts.Latency, "latency", 0, "latency added to every request, e.g. 50ms")
 	fs.DurationVar(&opts.Jitter, "jitter", 0, "random extra latency, uniform in [0, jitter)")
 	fs.DurationVar(&opts.ListLag, "list-lag", 0, "lists lag behind writes by `D` (a create shows D after it, a delete too), as search-backed lists do; reads by id stay current")
-	rateLimit := fs.String("rate-limit", "", "server rate limit `N/D`, e.g. 100/10s: a token bucket refilled at N per D (or a fixed window with --window); excess requests get 429 with Retry-After")
+	rateLimit := fs.String("rate-limit", "", "server rate limit `N/D`, e.g. 100/10s: a token bucket refilled at N per D (or a window with --window or --rolling); excess requests get 429 with Retry-After")
 	fs.IntVar(&opts.Burst, "burst", 0, "tokens the --rate-limit bucket holds (1 or more; 0: N)")
 	fs.BoolVar(&opts.Window, "window", false, "make --rate-limit a fixed window (HubSpot's burst limit): N requests per D, then 429 with Retry-After the time to the window's end")
+	fs.BoolVar(&opts.Rolling, "rolling", false, "make --rate-limit a rolling window (HubSpot's TEN_SECONDLY_ROLLING): at most N requests in any D, then 429 with Retry-After the time until the oldest of them is D old")
 	fs.BoolVar(&opts.Announce, "announce", false, "announce --rate-limit in every response: X-HubSpot-RateLimit-Max/-Interval-Milliseconds/-Remaining and IETF RateLimit-Policy/RateLimit")
 	fs.IntVar(&opts.MaxInFlight, "max-in-flight", 0, "an overloaded upstream: a request arriving while `N` are being served gets 503 at once (0: off)")
 	fs.Float64Var(&opts.Faults.Rate500, "fail-rate", 0, "probability of a 500 answer, every operation")
@@ -88,11 +89,14 @@ Counters are served at /_emulator/stats.`, env)
 	if opts.Burst < 0 || opts.MaxInFlight < 0 {
 		return usageErr(errors.New("--burst and --max-in-flight must not be negative"))
 	}
-	if (opts.Burst > 0 || opts.Window || opts.Announce) && opts.RateLimit == 0 {
-		return usageErr(errors.New("--burst, --window and --announce shape --rate-limit: give it too"))
+	if (opts.Burst > 0 || opts.Window || opts.Rolling || opts.Announce) && opts.RateLimit == 0 {
+		return usageErr(errors.New("--burst, --window, --rolling and --announce shape --rate-limit: give it too"))
 	}
-	if opts.Burst > 0 && opts.Window {
-		return usageErr(errors.New("--burst is the token bucket's; a --window has none"))
+	if opts.Window && opts.Rolling {
+		return usageErr(errors.New("--window and --rolling are two kinds of window: give one"))
+	}
+	if opts.Burst > 0 && (opts.Window || opts.Rolling) {
+		return usageErr(errors.New("--burst is the token bucket's; a window has none"))
 	}
 	if opts.Latency < 0 || opts.Jitter < 0 {
 		return usageErr(errors.New("--latency and --jitter must not be negative"))

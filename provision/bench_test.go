@@ -102,10 +102,13 @@ func BenchmarkApply10kLatency50ms(b *testing.B) {
 // The styles: token buckets of 50/s with a burst of 1, 10 and 50; fixed
 // windows of 100 per 10 s (HubSpot's) and 50 per 2 s, the latter also begun
 // 1.3 s before the run (a platform's windows follow its own clock, so the
-// first cycle a client sees is short); and an overloaded
+// first cycle a client sees is short); rolling windows of the same quotas
+// (HubSpot names its burst limit TEN_SECONDLY_ROLLING: a quota in any
+// stretch of the window's length, so a burst at the start frees its slots a
+// window later as fast as it came); and an overloaded
 // upstream that sheds with a 503 every request beyond 8 in service (a limit of
 // 8 / 50 ms = 160/s). The account counts size each run to several of the
-// style's periods; the 100/10s window runs for about 40 s.
+// style's periods; the 100/10s windows run for about 40 to 50 s.
 func BenchmarkRateLimit(b *testing.B) {
 	const latency = 50 * time.Millisecond
 	for _, c := range []struct {
@@ -120,6 +123,8 @@ func BenchmarkRateLimit(b *testing.B) {
 		{"window=100per10s", emulator.Options{RateLimit: 100, RatePer: 10 * time.Second, Window: true}, 500, 10},
 		{"window=50per2s", emulator.Options{RateLimit: 50, RatePer: 2 * time.Second, Window: true}, 300, 25},
 		{"window=50per2s-begun", emulator.Options{RateLimit: 50, RatePer: 2 * time.Second, Window: true, WindowPhase: 1300 * time.Millisecond}, 300, 25},
+		{"rolling=100per10s", emulator.Options{RateLimit: 100, RatePer: 10 * time.Second, Rolling: true}, 500, 10},
+		{"rolling=50per2s", emulator.Options{RateLimit: 50, RatePer: 2 * time.Second, Rolling: true}, 300, 25},
 		{"overload=8inflight", emulator.Options{MaxInFlight: 8}, 1000, 8 / latency.Seconds()},
 	} {
 		for _, p := range []int{16, 64} {

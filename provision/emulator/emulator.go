@@ -97,6 +97,11 @@ type Options struct {
 	// emulator's (modulo RatePer): a client then begins in the middle of a
 	// window, as against a platform whose windows follow its own clock.
 	WindowPhase time.Duration
+	// Rolling makes the limit a rolling window instead (HubSpot names its
+	// burst limit TEN_SECONDLY_ROLLING): at most RateLimit requests admitted
+	// in any RatePer, then 429 with Retry-After the time until the oldest of
+	// them is RatePer old.
+	Rolling bool
 	// Announce sends the limit with every response, as HubSpot does
 	// (X-HubSpot-RateLimit-Max, -Interval-Milliseconds, -Remaining) and as
 	// the IETF draft does (RateLimit-Policy and RateLimit).
@@ -231,9 +236,12 @@ func New(opts Options) *Emulator {
 		stats:   Stats{ByStatus: map[int]int{}, ByOp: map[Op]int{}},
 	}
 	if opts.RateLimit > 0 && opts.RatePer > 0 {
-		if opts.Window {
+		switch {
+		case opts.Rolling:
+			e.limit = &rollingWindow{n: opts.RateLimit, per: opts.RatePer}
+		case opts.Window:
 			e.limit = &fixedWindow{n: opts.RateLimit, per: opts.RatePer, start: time.Now().Add(-(opts.WindowPhase % opts.RatePer))}
-		} else {
+		default:
 			burst := opts.Burst
 			if burst <= 0 {
 				burst = opts.RateLimit
@@ -604,6 +612,37 @@ func (w *fixedWindow) take(now time.Time) (bool, time.Duration, int) {
 	}
 	w.used++
 	return true, end, w.n - w.used
+}
+
+// rollingWindow admits at most n requests in any per: a log of the times of
+// the last n it admitted.
+type rollingWindow struct {
+	mu   sync.Mutex
+	n    int
+	per  time.Duration
+	log  []time.Time // ring of admission times, oldest at next
+	next int
+}
+
+func (w *rollingWindow) take(now time.Time) (bool, time.Duration, int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.log) < w.n {
+		w.log = append(w.log, now)
+		return true, w.per, w.n - len(w.log)
+	}
+	if free := w.log[w.next].Add(w.per); now.Before(free) {
+		return false, free.Sub(now), 0
+	}
+	w.log[w.next] = now
+	w.next = (w.next + 1) % w.n
+	inWindow := 0
+	for _, t := range w.log {
+		if now.Sub(t) < w.per {
+			inWindow++
+		}
+	}
+	return true, w.log[w.next].Add(w.per).Sub(now), w.n - inWindow
 }
 
 // now reads the emulator's clock.

@@ -321,3 +321,38 @@ func TestFixedWindowPhase(t *testing.T) {
 		t.Fatalf("first request of the next window refused")
 	}
 }
+
+// TestRollingWindow: a rolling window admits its quota in any stretch of its
+// length, not per window from a start: a request is refused until the oldest
+// of the last quota admitted is a window old, with that as the wait, and a
+// burst at the start frees its slots a window later at the pace it came.
+func TestRollingWindow(t *testing.T) {
+	e := New(Options{RateLimit: 3, RatePer: 2 * time.Second, Rolling: true})
+	w, ok := e.limit.(*rollingWindow)
+	if !ok {
+		t.Fatalf("limit is %T, want a rolling window", e.limit)
+	}
+	t0 := time.Now()
+	for i, at := range []time.Duration{0, 100 * time.Millisecond, 1500 * time.Millisecond} {
+		if ok, _, _ := w.take(t0.Add(at)); !ok {
+			t.Fatalf("request %d of the first 3 refused", i+1)
+		}
+	}
+	// A fixed window would reopen at 2 s; this one frees one slot when the
+	// first request is 2 s old, and the next 100 ms later.
+	if ok, wait, _ := w.take(t0.Add(1900 * time.Millisecond)); ok || wait != 100*time.Millisecond {
+		t.Fatalf("4th request at 1.9 s: admitted %v, wait %v; want refused for 100ms", ok, wait)
+	}
+	if ok, _, rem := w.take(t0.Add(2 * time.Second)); !ok || rem != 0 {
+		t.Fatalf("at 2 s: admitted %v, remaining %d; want admitted, 0 left", ok, rem)
+	}
+	if ok, wait, _ := w.take(t0.Add(2050 * time.Millisecond)); ok || wait != 50*time.Millisecond {
+		t.Fatalf("at 2.05 s: admitted %v, wait %v; want refused for 50ms", ok, wait)
+	}
+	if ok, _, _ := w.take(t0.Add(2100 * time.Millisecond)); !ok {
+		t.Fatalf("at 2.1 s, when the second request is 2 s old: refused")
+	}
+	if ok, wait, _ := w.take(t0.Add(2200 * time.Millisecond)); ok || wait != 1300*time.Millisecond {
+		t.Fatalf("at 2.2 s: admitted %v, wait %v; want refused until the third request is 2 s old, 1.3s", ok, wait)
+	}
+}
