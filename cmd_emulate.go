@@ -39,6 +39,7 @@ Counters are served at /_emulator/stats.`, env)
 	fs.Float64Var(&opts.Faults.Rate503, "unavailable-rate", 0, "probability of a 503 answer, every operation")
 	fs.Float64Var(&opts.Faults.Rate429, "throttle-rate", 0, "probability of a 429 answer, every operation")
 	fs.DurationVar(&opts.Faults.RetryAfter, "retry-after", 0, "Retry-After sent with the injected 429s, rounded up to whole seconds (0: none)")
+	fs.BoolVar(&opts.RetryAfterDate, "retry-after-date", false, "send every Retry-After as an HTTP date, truncated to its second, instead of delta-seconds")
 	fs.Float64Var(&opts.Faults.Reset, "reset-rate", 0, "probability of a connection reset before handling, every operation")
 	fs.Float64Var(&opts.Faults.LostResponse, "lost-rate", 0, "probability of a lost response: the request is performed (a create commits), then the connection reset")
 	var opFaults stringList

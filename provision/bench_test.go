@@ -105,7 +105,9 @@ func BenchmarkApply10kLatency50ms(b *testing.B) {
 // first cycle a client sees is short); rolling windows of the same quotas
 // (HubSpot names its burst limit TEN_SECONDLY_ROLLING: a quota in any
 // stretch of the window's length, so a burst at the start frees its slots a
-// window later as fast as it came); and an overloaded
+// window later as fast as it came); the 50 per 2 s window again with its
+// Retry-After as an HTTP date (truncated to its second, as servers write
+// it: the reopening is known only to within that second); and an overloaded
 // upstream that sheds with a 503 every request beyond 8 in service (a limit of
 // 8 / 50 ms = 160/s). The account counts size each run to several of the
 // style's periods; the 100/10s windows run for about 40 to 50 s.
@@ -125,6 +127,7 @@ func BenchmarkRateLimit(b *testing.B) {
 		{"window=50per2s-begun", emulator.Options{RateLimit: 50, RatePer: 2 * time.Second, Window: true, WindowPhase: 1300 * time.Millisecond}, 300, 25},
 		{"rolling=100per10s", emulator.Options{RateLimit: 100, RatePer: 10 * time.Second, Rolling: true}, 500, 10},
 		{"rolling=50per2s", emulator.Options{RateLimit: 50, RatePer: 2 * time.Second, Rolling: true}, 300, 25},
+		{"window=50per2s-dates", emulator.Options{RateLimit: 50, RatePer: 2 * time.Second, Window: true, RetryAfterDate: true}, 300, 25},
 		{"overload=8inflight", emulator.Options{MaxInFlight: 8}, 1000, 8 / latency.Seconds()},
 	} {
 		for _, p := range []int{16, 64} {

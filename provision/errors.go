@@ -161,6 +161,12 @@ const RetryAfterCap = 60 * time.Second
 // saturated at RetryAfterCap (a value of any size, an overflow included, is
 // capped, never wrapped into a negative pause). A date in the past, a
 // negative number, or a value it cannot read gives 0.
+//
+// An HTTP date has no fraction, and servers format the moment they mean
+// truncated (Go's http.TimeFormat does): "12:00:01" can mean 12:00:01.8. The
+// wait lasts to the end of the second the date names, as delta-seconds,
+// rounded up by the server, last at most their whole number: either way the
+// moment meant lies in the last second of the wait.
 func ParseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -179,7 +185,7 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 		return time.Duration(n) * time.Second
 	}
 	if t, err := http1Date(v); err == nil {
-		if d := t.Sub(now); d > 0 {
+		if d := t.Add(time.Second).Sub(now); d > 0 {
 			return min(d, RetryAfterCap)
 		}
 	}

@@ -2,6 +2,7 @@ package provision
 
 import (
 	"math"
+	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -30,12 +31,37 @@ func TestParseRetryAfterSaturates(t *testing.T) {
 		{"+5", 0},
 		{"5.5", 0},
 		{"soon", 0},
-		{now.Add(30 * time.Second).Format(time.RFC1123), 30 * time.Second},
+		{now.Add(30 * time.Second).Format(time.RFC1123), 31 * time.Second}, // by the end of the second it names
 		{now.Add(100 * 365 * 24 * time.Hour).Format(time.RFC1123), RetryAfterCap},
 		{now.Add(-time.Hour).Format(time.RFC1123), 0},
+		{now.Add(-time.Second).Format(time.RFC1123), 0},
 	} {
 		if got := ParseRetryAfter(tc.in, now); got != tc.want {
 			t.Errorf("ParseRetryAfter(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestParseRetryAfterDateNamesAWholeSecond: an HTTP date has no fraction, and
+// servers format the moment they mean truncated (Go's http.TimeFormat does):
+// "retry after 12:00:01" said at 12:00:00.9 may mean 12:00:01.8. Read as the
+// start of its second, it sent a run's requests back into a closed window
+// before it reopened, and a date already begun read as no Retry-After at all.
+// The wait lasts to the end of the second named.
+func TestParseRetryAfterDateNamesAWholeSecond(t *testing.T) {
+	second := time.Date(2026, 12, 1, 12, 0, 1, 0, time.UTC)
+	date := second.Format(http.TimeFormat)
+	for _, tc := range []struct {
+		now  time.Time
+		want time.Duration
+	}{
+		{second.Add(-100 * time.Millisecond), 1100 * time.Millisecond},
+		{second.Add(-900 * time.Millisecond), 1900 * time.Millisecond},
+		{second.Add(300 * time.Millisecond), 700 * time.Millisecond}, // the second named has begun
+		{second.Add(time.Second), 0},
+	} {
+		if got := ParseRetryAfter(date, tc.now); got != tc.want {
+			t.Errorf("ParseRetryAfter(%q) at %v = %v, want %v", date, tc.now.Format("15:04:05.000"), got, tc.want)
 		}
 	}
 }

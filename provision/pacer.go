@@ -414,10 +414,11 @@ func (p *pacer) throttle(now time.Time, s stamp, retryAfter time.Duration) {
 	}
 	p.longestWait = max(p.longestWait, retryAfter, time.Second)
 	if retryAfter > 0 {
-		lo, hi := now.Add(retryAfter), now.Add(retryAfter)
-		if retryAfter%time.Second == 0 {
-			lo = hi.Add(-time.Second) // whole seconds, rounded up
-		}
+		// Retry-After counts whole seconds, rounded up (a date names a
+		// second, which ParseRetryAfter waits to the end of): the moment
+		// meant lies in the last second of the wait.
+		hi := now.Add(retryAfter)
+		lo := hi.Add(-min(retryAfter, time.Second))
 		if p.run == 1 || p.reopenHi.IsZero() {
 			p.reopenLo, p.reopenHi = lo, hi
 		} else {

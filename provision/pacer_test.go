@@ -125,6 +125,30 @@ func TestPacerPausesForAClosedWindow(t *testing.T) {
 	}
 }
 
+// TestPacerPausesToTheMiddleOfADatesLastSecond: a Retry-After given as a date
+// is waited out to the end of the second it names (ParseRetryAfter), so it is
+// no whole number of seconds, and as uncertain as one: the window reopens in
+// its last second. The run resumes in the middle of it, as for delta-seconds;
+// taken as exact, the pause lasted to its end, half a second too long on
+// average, which against a window of 50 per 2 s lost a quarter of the rate.
+func TestPacerPausesToTheMiddleOfADatesLastSecond(t *testing.T) {
+	p := newPacer(0, t0)
+	p.announce(t0, 100)
+	now := t0
+	for range 100 {
+		now = p.turn(now)
+		p.admit(now, p.send(now))
+	}
+	reopen := now.Add(8600 * time.Millisecond) // the end of the second the date names
+	for range 2 {
+		now = p.turn(now)
+		p.throttle(now, p.send(now), reopen.Sub(now))
+	}
+	if _, until := p.paused(now); until.Before(reopen.Add(-time.Second)) || !until.Before(reopen.Add(-400*time.Millisecond)) {
+		t.Fatalf("paused until %v before the end of the date's second; want about 500ms (the middle of it)", reopen.Sub(until))
+	}
+}
+
 func TestPacerRecoversToThePeakWithinRecoverTime(t *testing.T) {
 	p := newPacer(0, t0)
 	p.announce(t0, 100) // pacing at 100/s

@@ -545,7 +545,7 @@ func TestStatusErrors(t *testing.T) {
 		{409, nil, `{"requestId":"r409","message":"already exists","providerMessage":"dup"}`, "create", provision.Item, "r409", "already exists (provider: dup)", 0},
 		{412, nil, `{"requestId":"r412","message":"precondition"}`, "update", provision.Item, "r412", "precondition", 0},
 		{429, map[string]string{"Retry-After": "7"}, `{"requestId":"r429","message":"Too many requests"}`, "create", provision.Transient, "r429", "Too many requests", 7 * time.Second},
-		{429, map[string]string{"Retry-After": httpDate}, `{"requestId":"r429d","message":"slow down"}`, "list", provision.Transient, "r429d", "slow down", 45 * time.Second},
+		{429, map[string]string{"Retry-After": httpDate, "Date": fixedNow.Format(http.TimeFormat)}, `{"requestId":"r429d","message":"slow down"}`, "list", provision.Transient, "r429d", "slow down", 46 * time.Second}, // to the end of the second named
 		{500, nil, `{"requestId":"r500","message":"Internal error"}`, "create", provision.Ambiguous, "r500", "Internal error", 0},
 		{500, nil, `{"requestId":"r500g","message":"Internal error"}`, "get", provision.Transient, "r500g", "Internal error", 0},
 		{503, map[string]string{"X-Request-Id": "hdr-503"}, `<html>Service Unavailable</html>`, "create", provision.Transient, "hdr-503", "<html>Service Unavailable</html>", 0},

@@ -54,7 +54,8 @@ var Ops = []Op{OpCreate, OpList, OpGet, OpUpdate, OpDelete, OpOAuthURL}
 type Faults struct {
 	Rate429 float64 // answer 429 without handling
 	// RetryAfter, when positive, is sent as Retry-After (whole seconds,
-	// rounded up) with the injected 429s; otherwise they carry none.
+	// rounded up, or a date with Options.RetryAfterDate) with the injected
+	// 429s; otherwise they carry none.
 	RetryAfter time.Duration
 	Rate500    float64 // answer 500 without handling
 	Rate503    float64 // answer 503 without handling
@@ -102,6 +103,10 @@ type Options struct {
 	// in any RatePer, then 429 with Retry-After the time until the oldest of
 	// them is RatePer old.
 	Rolling bool
+	// RetryAfterDate sends every Retry-After as an HTTP date, the moment
+	// meant truncated to its second (as Go's http.TimeFormat writes it),
+	// instead of delta-seconds rounded up.
+	RetryAfterDate bool
 	// Announce sends the limit with every response, as HubSpot does
 	// (X-HubSpot-RateLimit-Max, -Interval-Milliseconds, -Remaining) and as
 	// the IETF draft does (RateLimit-Policy and RateLimit).
@@ -365,11 +370,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			e.mu.Lock()
 			e.stats.RateLimited++
 			e.mu.Unlock()
-			secs := int(math.Ceil(wait.Seconds()))
-			if secs < 1 {
-				secs = 1
-			}
-			sw.Header().Set("Retry-After", fmt.Sprint(secs))
+			e.retryAfter(sw.Header(), wait)
 			e.writeFault(sw, r, flow, http.StatusTooManyRequests)
 			return
 		}
@@ -388,7 +389,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case fault429:
 		if ra := e.faultsFor(op).RetryAfter; ra > 0 {
-			sw.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(ra.Seconds()))))
+			e.retryAfter(sw.Header(), ra)
 		}
 		e.writeFault(sw, r, flow, http.StatusTooManyRequests)
 		return
@@ -552,6 +553,16 @@ func (e *Emulator) announce(h http.Header, remaining int, wait time.Duration) {
 	h.Set("X-HubSpot-RateLimit-Remaining", fmt.Sprint(remaining))
 	h.Set("RateLimit-Policy", fmt.Sprintf(`"default";q=%d;w=%d`, n, int(math.Ceil(per.Seconds()))))
 	h.Set("RateLimit", fmt.Sprintf(`"default";r=%d;t=%d`, remaining, int(math.Ceil(wait.Seconds()))))
+}
+
+// retryAfter sets the Retry-After of a 429 that means wait: delta-seconds,
+// rounded up, at least 1; or, with RetryAfterDate, the moment as an HTTP date.
+func (e *Emulator) retryAfter(h http.Header, wait time.Duration) {
+	if e.opts.RetryAfterDate {
+		h.Set("Retry-After", time.Now().Add(wait).UTC().Format(http.TimeFormat))
+		return
+	}
+	h.Set("Retry-After", fmt.Sprint(max(int(math.Ceil(wait.Seconds())), 1)))
 }
 
 // limiter is a server-side rate limit.

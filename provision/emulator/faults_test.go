@@ -356,3 +356,23 @@ func TestRollingWindow(t *testing.T) {
 		t.Fatalf("at 2.2 s: admitted %v, wait %v; want refused until the third request is 2 s old, 1.3s", ok, wait)
 	}
 }
+
+// TestRetryAfterDate: with RetryAfterDate the limit's 429s say when as an
+// HTTP date, the moment the window reopens truncated to its second, and no
+// later.
+func TestRetryAfterDate(t *testing.T) {
+	_, s := start(t, Options{RateLimit: 1, RatePer: 3 * time.Second, Window: true, RetryAfterDate: true})
+	url := s.CloudElementsURL() + "/instances"
+	begun := time.Now()
+	if r := call(t, testClient, "GET", url, ceHeader(), ""); r.status != 200 {
+		t.Fatalf("first request: %d", r.status)
+	}
+	r := call(t, testClient, "GET", url, ceHeader(), "")
+	when, err := http.ParseTime(r.header.Get("Retry-After"))
+	if r.status != 429 || err != nil {
+		t.Fatalf("second request: %d, Retry-After %q (%v); want 429 and a date", r.status, r.header.Get("Retry-After"), err)
+	}
+	if reopen := begun.Add(3 * time.Second); when.After(reopen) || when.Before(reopen.Add(-time.Second).Truncate(time.Second)) {
+		t.Errorf("Retry-After %v; want the window's end, %v, truncated to its second", when, reopen)
+	}
+}

@@ -461,7 +461,7 @@ func TestStatusErrors(t *testing.T) {
 		{412, nil, `{"errorMessage":"Supplied version=[\"abc\"] does not match the current version on entity=[\"def\"]"}`,
 			"update", provision.Item, "", `Supplied version=["abc"] does not match the current version on entity=["def"]`, 0},
 		{429, map[string]string{"Retry-After": "12"}, `{"errorMessage":"too many"}`, "create", provision.Transient, "", "too many", 12 * time.Second},
-		{429, map[string]string{"Retry-After": httpDate}, `{"errorMessage":"too many"}`, "list", provision.Transient, "", "too many", 30 * time.Second},
+		{429, map[string]string{"Retry-After": httpDate, "Date": fixedNow.Format(http.TimeFormat)}, `{"errorMessage":"too many"}`, "list", provision.Transient, "", "too many", 31 * time.Second}, // to the end of the second named
 		{500, nil, `{"errorMessage":"boom"}`, "create", provision.Ambiguous, "", "boom", 0},
 		{500, nil, `{"errorMessage":"boom"}`, "lookup", provision.Transient, "", "boom", 0},
 		{503, map[string]string{"x-request-id": "hdr-503"}, `upstream unavailable`, "update", provision.Transient, "hdr-503", "upstream unavailable", 0},

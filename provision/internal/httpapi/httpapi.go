@@ -46,6 +46,21 @@ type Client struct {
 	DecodeError func(raw []byte, resp *http.Response) (requestID, message string)
 }
 
+// serverNow is the moment a response was sent on the server's clock, which
+// its Retry-After dates are on: this machine's clock, local, unless its Date
+// header says that is off by more than the header's own second (then the
+// middle of the Date's second).
+func serverNow(h http.Header, local time.Time) time.Time {
+	date, err := http.ParseTime(h.Get("Date"))
+	if err != nil {
+		return local
+	}
+	if mid := date.Add(time.Second / 2); local.Sub(mid).Abs() > 1500*time.Millisecond {
+		return mid
+	}
+	return local
+}
+
 // Request is one call.
 type Request struct {
 	Op      string // list, lookup, get, create, update, delete, oauth-url
@@ -102,7 +117,7 @@ func (c *Client) Do(ctx context.Context, r Request) (http.Header, error) {
 		ae := fail(resp.StatusCode, "", nil)
 		id, msg := c.DecodeError(raw, resp)
 		ae.RequestID, ae.Message = scrub(id), scrub(msg)
-		ae.RetryAfter = provision.ParseRetryAfter(resp.Header.Get("Retry-After"), c.Now())
+		ae.RetryAfter = provision.ParseRetryAfter(resp.Header.Get("Retry-After"), serverNow(resp.Header, c.Now()))
 		return resp.Header, ae
 	}
 	if r.Out == nil {

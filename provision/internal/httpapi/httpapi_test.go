@@ -146,3 +146,31 @@ func TestReadBodyBoundary(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryAfterDateOnTheServersClock: a Retry-After date is the server's
+// clock; when this machine's is off by more than the Date header's own
+// second, the wait is read against the Date header, not this clock (30 s
+// behind, a 2 s wait read as 32 s; 30 s ahead, as none at all).
+func TestRetryAfterDateOnTheServersClock(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := time.Now()
+		w.Header().Set("Date", now.UTC().Format(http.TimeFormat))
+		w.Header().Set("Retry-After", now.Add(2*time.Second).UTC().Format(http.TimeFormat))
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	for _, skew := range []time.Duration{0, -30 * time.Second, 30 * time.Second} {
+		c := client(srv)
+		c.Now = func() time.Time { return time.Now().Add(skew) }
+		_, err := c.Do(context.Background(), Request{Op: "create", Method: "POST", URL: srv.URL})
+		var ae *provision.APIError
+		if !errors.As(err, &ae) || ae.Status != 429 {
+			t.Fatalf("skew %v: err %v, want a 429", skew, err)
+		}
+		// Two seconds from a moment in the Date's second, to the end of the
+		// Retry-After's: 2 to 3.5 s with the Date's midpoint as now.
+		if ae.RetryAfter < 1500*time.Millisecond || ae.RetryAfter > 3500*time.Millisecond {
+			t.Errorf("this clock %v off: Retry-After read as %v; want 2 to 3 s", skew, ae.RetryAfter)
+		}
+	}
+}
