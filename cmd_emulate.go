@@ -39,6 +39,7 @@ Counters are served at /_emulator/stats.`, env)
 	fs.Float64Var(&opts.Faults.Rate503, "unavailable-rate", 0, "probability of a 503 answer, every operation")
 	fs.Float64Var(&opts.Faults.Rate429, "throttle-rate", 0, "probability of a 429 answer, every operation")
 	fs.DurationVar(&opts.Faults.RetryAfter, "retry-after", 0, "Retry-After sent with the injected 429s, rounded up to whole seconds (0: none)")
+	fs.BoolVar(&opts.NoRetryAfter, "no-retry-after", false, "the --rate-limit's 429s carry no Retry-After (Cloud Elements documents none)")
 	fs.BoolVar(&opts.RetryAfterDate, "retry-after-date", false, "send every Retry-After as an HTTP date, truncated to its second, instead of delta-seconds")
 	fs.Float64Var(&opts.Faults.Reset, "reset-rate", 0, "probability of a connection reset before handling, every operation")
 	fs.Float64Var(&opts.Faults.LostResponse, "lost-rate", 0, "probability of a lost response: the request is performed (a create commits), then the connection reset")
@@ -90,8 +91,8 @@ Counters are served at /_emulator/stats.`, env)
 	if opts.Burst < 0 || opts.MaxInFlight < 0 {
 		return usageErr(errors.New("--burst and --max-in-flight must not be negative"))
 	}
-	if (opts.Burst > 0 || opts.Window || opts.Rolling || opts.Announce) && opts.RateLimit == 0 {
-		return usageErr(errors.New("--burst, --window, --rolling and --announce shape --rate-limit: give it too"))
+	if (opts.Burst > 0 || opts.Window || opts.Rolling || opts.Announce || opts.NoRetryAfter) && opts.RateLimit == 0 {
+		return usageErr(errors.New("--burst, --window, --rolling, --announce and --no-retry-after shape --rate-limit: give it too"))
 	}
 	if opts.Window && opts.Rolling {
 		return usageErr(errors.New("--window and --rolling are two kinds of window: give one"))

@@ -143,6 +143,7 @@ func TestEmulateFlags(t *testing.T) {
 		{[]string{"--rate-limit", "x/10s"}, exitInvalid, "N/D"},
 		{[]string{"--rate-limit", "100/zz"}, exitInvalid, "N/D"},
 		{[]string{"--rolling"}, exitInvalid, "give it too"},
+		{[]string{"--no-retry-after"}, exitInvalid, "give it too"},
 		{[]string{"--rate-limit", "100/10s", "--window", "--rolling"}, exitInvalid, "give one"},
 		{[]string{"--rate-limit", "100/10s", "--rolling", "--burst", "5"}, exitInvalid, "a window has none"},
 		{[]string{"--fail-rate", "1.5"}, exitInvalid, "out of [0, 1]"},

@@ -94,8 +94,8 @@ func BenchmarkApply10kLatency50ms(b *testing.B) {
 // achieved-ratio is the rate of successful requests once the platform's
 // initial allowance is spent (the token bucket's burst, the fixed window's
 // first window), divided by the limit: successes from the reopening the first
-// 429 announced (its time plus its Retry-After) to the last answer, per
-// second. A client that keeps exactly to the limit, evenly paced, scores 1.
+// 429 announced (its time plus its Retry-After; without one, the first
+// success after it) to the last answer, per second. A client that keeps exactly to the limit, evenly paced, scores 1.
 // pct-429 (pct-503 for the overloaded upstream) is the share of all
 // requests so answered; failed counts the accounts that failed.
 //
@@ -107,7 +107,9 @@ func BenchmarkApply10kLatency50ms(b *testing.B) {
 // stretch of the window's length, so a burst at the start frees its slots a
 // window later as fast as it came); the 50 per 2 s window again with its
 // Retry-After as an HTTP date (truncated to its second, as servers write
-// it: the reopening is known only to within that second); and an overloaded
+// it: the reopening is known only to within that second); the burst-1 bucket
+// and both windows again with no Retry-After at all (-silent: Cloud Elements
+// documents none); and an overloaded
 // upstream that sheds with a 503 every request beyond 8 in service (a limit of
 // 8 / 50 ms = 160/s). The account counts size each run to several of the
 // style's periods; the 100/10s windows run for about 40 to 50 s.
@@ -128,6 +130,9 @@ func BenchmarkRateLimit(b *testing.B) {
 		{"rolling=100per10s", emulator.Options{RateLimit: 100, RatePer: 10 * time.Second, Rolling: true}, 500, 10},
 		{"rolling=50per2s", emulator.Options{RateLimit: 50, RatePer: 2 * time.Second, Rolling: true}, 300, 25},
 		{"window=50per2s-dates", emulator.Options{RateLimit: 50, RatePer: 2 * time.Second, Window: true, RetryAfterDate: true}, 300, 25},
+		{"bucket=50per1s-burst1-silent", emulator.Options{RateLimit: 50, RatePer: time.Second, Burst: 1, NoRetryAfter: true}, 400, 50},
+		{"window=100per10s-silent", emulator.Options{RateLimit: 100, RatePer: 10 * time.Second, Window: true, NoRetryAfter: true}, 500, 10},
+		{"window=50per2s-silent", emulator.Options{RateLimit: 50, RatePer: 2 * time.Second, Window: true, NoRetryAfter: true}, 300, 25},
 		{"overload=8inflight", emulator.Options{MaxInFlight: 8}, 1000, 8 / latency.Seconds()},
 	} {
 		for _, p := range []int{16, 64} {
@@ -239,7 +244,8 @@ type recorder struct {
 	mu      sync.Mutex
 	ok      []time.Time
 	created []time.Time // the successful creates among ok
-	reopen  time.Time   // when the first throttle said to come back
+	reopen  time.Time   // when the first throttle said to come back, or when it was, if it said not
+	silent  bool        // the first throttle said not when to come back
 }
 
 func (r *recorder) note(err error) {
@@ -250,13 +256,17 @@ func (r *recorder) note(err error) {
 	switch {
 	case err == nil:
 		r.ok = append(r.ok, now)
+		if r.silent {
+			r.reopen, r.silent = now, false // the first admitted after it
+		}
 	case errors.As(err, &ae) && (ae.Status == 429 || ae.Status == 503) && r.reopen.IsZero():
-		r.reopen = now.Add(ae.RetryAfter)
+		r.reopen, r.silent = now.Add(ae.RetryAfter), ae.RetryAfter == 0
 	}
 }
 
-// afterReopening returns when the first throttle said to come back, and how
-// many calls succeeded after that.
+// afterReopening returns when the first throttle said to come back (without
+// a Retry-After, when the first call after it succeeded), and how many calls
+// succeeded after that.
 func (r *recorder) afterReopening() (time.Time, int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -2,13 +2,17 @@ package provision
 
 import "time"
 
-// FastRetries shortens backoff, Retry-After pauses and the time a run keeps
-// retrying throttles with nothing admitted, for the tests of this package, and
+// FastRetries shortens backoff, Retry-After pauses, the probes of a closed
+// window without Retry-After and the time a run keeps retrying throttles with
+// nothing admitted, for the tests of this package, and
 // returns a function restoring them.
 func FastRetries() (restore func()) {
-	b, c, m, s := backoffBase, backoffCap, maxRetryAfter, stallAfter
+	b, c, m, s, f, w := backoffBase, backoffCap, maxRetryAfter, stallAfter, firstProbe, maxProbeWait
 	backoffBase, backoffCap, maxRetryAfter, stallAfter = time.Millisecond, 5*time.Millisecond, 20*time.Millisecond, 3*time.Second
-	return func() { backoffBase, backoffCap, maxRetryAfter, stallAfter = b, c, m, s }
+	firstProbe, maxProbeWait = time.Millisecond, 5*time.Millisecond
+	return func() {
+		backoffBase, backoffCap, maxRetryAfter, stallAfter, firstProbe, maxProbeWait = b, c, m, s, f, w
+	}
 }
 
 // LegacyFingerprint is the spec marker of the releases before independent

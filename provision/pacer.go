@@ -99,6 +99,13 @@ import (
 //     Once a window has closed, its quota is known (the answers admitted in
 //     the cycle): a throttle after as many within about a window's length
 //     is the window closing again, and pauses the run at once (spent).
+//     A closed window whose 429s carry no Retry-After (Cloud Elements
+//     documents none) pauses the run as well, until a probe is admitted: one
+//     request at a time, firstProbe after the closing (or when a window of
+//     the known length should reopen), then after twice the wait each time,
+//     up to maxProbeWait (startProbe). The reopening, between the last
+//     refused probe and the admitted one, begins the next cycle. A 503
+//     without Retry-After is an overloaded upstream, not a window: no probe.
 //
 // It is hand-written because no library does this: golang.org/x/time/rate is
 // a fixed token bucket whose reservations keep their times when the rate
@@ -132,6 +139,8 @@ type pacer struct {
 	cycleOK     int           // answers admitted since cycleStart
 	quota       int           // the answers a closed window admitted in the cycle it closed (0: none seen),
 	quotaWithin time.Duration // and how long that cycle was
+	probe       probe         // a closed window that said not when it reopens
+	silent      bool          // the last throttle was a 429 without Retry-After
 
 	recent     answers  // the last answers, with their epochs
 	sent, ok   meter    // requests sent, answers admitted
@@ -176,6 +185,17 @@ type hold struct {
 	paceSum float64 // the paces their requests were sent at, summed
 }
 
+// probe is a closed window whose throttles carry no Retry-After: the run
+// pauses and sends one request at a time, each after a longer wait, until
+// one is admitted.
+type probe struct {
+	on    bool
+	wait  time.Duration // before the next probe
+	out   bool          // a probe is in flight,
+	at    time.Time     // sent at this time
+	since time.Time     // the window was still closed then (the last refused probe, or the closing)
+}
+
 // cutTest is a cut on a trickle of throttles waiting for its verdict.
 type cutTest struct {
 	epoch int       // the epoch of the requests sent at the lower pace
@@ -218,6 +238,13 @@ const (
 	unsureGain        = 4 * probeGain
 	holdInFlight      = 4               // the requests in flight that make a throttle hold the run
 	closedRetryAfter  = 2 * time.Second // a cluster waiting this long or more is a closed window
+)
+
+// A closed window without Retry-After is probed firstProbe after it closed,
+// then after twice the wait each time, up to maxProbeWait. Tests shorten them.
+var (
+	firstProbe   = 250 * time.Millisecond
+	maxProbeWait = time.Second
 )
 
 // stallAfter is how long throttles are retried with nothing at all admitted:
@@ -320,6 +347,9 @@ func (p *pacer) turn(now time.Time) time.Time {
 		p.endHold(now)
 	}
 	at := laterOf(now, p.pauseUntil)
+	if p.probe.out {
+		return now.Add(maxHold) // until the probe's answer
+	}
 	if p.hold.on {
 		at = laterOf(at, p.hold.until)
 	}
@@ -329,8 +359,9 @@ func (p *pacer) turn(now time.Time) time.Time {
 	return at
 }
 
-// holding reports whether a hold is on.
-func (p *pacer) holding() bool { return p.hold.on }
+// holding reports whether a hold or a probe is on: the next answer may
+// release the requests waiting.
+func (p *pacer) holding() bool { return p.hold.on || p.probe.on }
 
 // send records a request sent at now, when turn allowed it.
 func (p *pacer) send(now time.Time) stamp {
@@ -340,6 +371,9 @@ func (p *pacer) send(now time.Time) stamp {
 	r := p.pace(now)
 	p.last = now
 	p.inFlight++
+	if p.probe.on {
+		p.probe.out, p.probe.at = true, now
+	}
 	p.sent.add(now)
 	if p.phase == slowStart && now.Sub(p.start) > 5*slowStartDoubling && r > 2*p.sent.rate(now, 500*time.Millisecond) {
 		p.phase = open // the parallelism, not the pace, limits the run
@@ -364,6 +398,10 @@ func (p *pacer) answered(now time.Time, s stamp) {
 // nothing about the rate.
 func (p *pacer) lost(now time.Time, s stamp) {
 	p.answered(now, s)
+	if p.probe.out && s.at.Equal(p.probe.at) {
+		p.probe.out = false // probe again after the same wait
+		p.pauseUntil = now.Add(p.probe.wait)
+	}
 	if p.hold.on && p.inFlight == 0 {
 		p.endHold(now)
 	}
@@ -381,6 +419,14 @@ func (p *pacer) admit(now time.Time, s stamp) {
 	p.ok.add(now)
 	p.cycleOK++
 	p.lastOK = now
+	if p.probe.out && s.at.Equal(p.probe.at) {
+		// The window reopened between the last refusal and this probe.
+		since := p.probe.since
+		p.probe = probe{}
+		p.newCycle(now, since.Add(s.at.Sub(since)/2), false)
+		p.cycleOK = 1 // this probe's
+		return
+	}
 	if p.hold.on {
 		p.hold.n++
 		p.hold.paceSum += s.pace
@@ -398,7 +444,15 @@ func (p *pacer) admit(now time.Time, s stamp) {
 // if none), and adapts: a run-wide pause, a hold, a cut, or nothing (noise, a
 // tolerated share, or a request sent before the last cut).
 func (p *pacer) throttle(now time.Time, s stamp, retryAfter time.Duration) {
+	p.throttleWith(now, s, retryAfter, false)
+}
+
+// throttleWith is throttle; silent says the throttle is a 429 without
+// Retry-After (not a 503: an overloaded upstream sheds load, it has no window
+// to reopen).
+func (p *pacer) throttleWith(now time.Time, s stamp, retryAfter time.Duration, silent bool) {
 	defer p.freeze(now)
+	p.silent = silent && retryAfter == 0
 	p.answered(now, s)
 	p.recent.push(s.epoch, true)
 	p.run++
@@ -429,6 +483,16 @@ func (p *pacer) throttle(now time.Time, s stamp, retryAfter time.Duration) {
 			// The platform throttles everyone until it reopens. The
 			// throttled requests themselves wait out their whole Retry-After.
 			p.closed(now, spent)
+			return
+		}
+	} else if p.silent {
+		// A closed window that does not say when it reopens: probe.
+		if p.probe.on {
+			p.probeRefused(now, s)
+			return
+		}
+		if spent := p.spent(now); spent || p.clustered(now, 0) {
+			p.startProbe(now)
 			return
 		}
 	}
@@ -544,6 +608,10 @@ func (p *pacer) endHold(now time.Time) {
 		p.closed(now, false) // all refused: closed until the reopening
 		return
 	}
+	if h.x == h.n && p.silent && !p.probe.on && !p.pauseUntil.After(now) {
+		p.startProbe(now) // all refused, and no word of when it reopens
+		return
+	}
 	limit := h.paceSum / float64(h.n) * float64(max(h.n-h.x, 1)) / float64(h.n)
 	if r := p.pace(now); limit < r || math.IsInf(r, 1) {
 		p.cut(now, limit, limit, false)
@@ -608,7 +676,20 @@ func (p *pacer) tested(now time.Time, s stamp, throttled bool) {
 func (p *pacer) closed(now time.Time, spent bool) {
 	until := p.reopenLo.Add(p.reopenHi.Sub(p.reopenLo) / 2)
 	until = laterOf(until, now)
-	cycle := until.Sub(p.cycleStart)
+	p.pauseUntil = until
+	// Short: it fits an 80-column progress line.
+	p.pauseReason = fmt.Sprintf("closed window, %d throttled in a row", p.run)
+	if spent {
+		p.pauseReason = fmt.Sprintf("window quota used, %d admitted", p.cycleOK)
+	}
+	p.newCycle(now, until, spent)
+}
+
+// newCycle begins the platform's next cycle at reopen, when a closed window
+// reopens (or reopened), and paces from then on at the rate it admitted over
+// the cycle that ended.
+func (p *pacer) newCycle(now, reopen time.Time, spent bool) {
+	cycle := reopen.Sub(p.cycleStart)
 	var r float64
 	switch {
 	case cycle >= time.Second && p.cycleOK > 0:
@@ -626,20 +707,42 @@ func (p *pacer) closed(now time.Time, spent bool) {
 		// One window's quota, not many windows' paced under it.
 		p.quota, p.quotaWithin = p.cycleOK, cycle
 	}
-	p.pauseUntil = until
-	// Short: it fits an 80-column progress line.
-	p.pauseReason = fmt.Sprintf("closed window, %d throttled in a row", p.run)
-	if spent {
-		p.pauseReason = fmt.Sprintf("window quota used, %d admitted", p.cycleOK)
-	}
 	p.peak, p.from, p.flat, p.phase, p.windowed, p.sure = r, r, false, cubic, true, true
-	p.cutAt = until.Add(min(cycle, maxHold) - recoverTime) // hold the cycle's rate for one more cycle
+	p.cutAt = reopen.Add(min(cycle, maxHold) - recoverTime) // hold the cycle's rate for one more cycle
 	p.newEpoch(now)
 	p.limitSeen = true
 	p.hold, p.test = hold{}, nil
 	// The run of throttles goes on: one more right after the reopening means
 	// it is not open yet, and pauses again at once.
-	p.cycleStart, p.cycleOK = until, 0
+	p.cycleStart, p.cycleOK = reopen, 0
+}
+
+// startProbe pauses the run for a closed window that does not say when it
+// reopens: after firstProbe (or, once a window's length is known, when this
+// one should reopen) one request goes alone; refused, the next goes after
+// twice the wait, up to maxProbeWait. The first admitted one begins the
+// platform's next cycle (reopened).
+func (p *pacer) startProbe(now time.Time) {
+	wait := firstProbe
+	if p.windowed && p.quotaWithin > 0 && p.quotaWithin <= maxHold {
+		wait = max(wait, p.cycleStart.Add(p.quotaWithin).Sub(now))
+	}
+	p.probe = probe{on: true, wait: wait, since: now}
+	p.pauseUntil = now.Add(wait)
+	p.pauseReason = "closed window, no Retry-After: probing"
+	p.hold, p.test = hold{}, nil
+	p.newEpoch(now)
+}
+
+// probeRefused records a throttle while probing: the probe's is the window
+// still closed, and the next probe waits longer.
+func (p *pacer) probeRefused(now time.Time, s stamp) {
+	if !p.probe.out || !s.at.Equal(p.probe.at) {
+		return // sent before the window closed
+	}
+	p.probe.out, p.probe.since = false, s.at
+	p.probe.wait = min(2*p.probe.wait, maxProbeWait)
+	p.pauseUntil = now.Add(p.probe.wait)
 }
 
 // spent reports whether the current cycle has had, within about one window
@@ -764,8 +867,8 @@ func (p *pacer) exhausted(now time.Time, reset time.Duration) {
 
 // paused returns the reason of a run-wide pause in force at now, or "".
 func (p *pacer) paused(now time.Time) (reason string, until time.Time) {
-	if p.pauseUntil.After(now) {
-		return p.pauseReason, p.pauseUntil
+	if p.pauseUntil.After(now) || p.probe.on {
+		return p.pauseReason, laterOf(p.pauseUntil, now)
 	}
 	return "", time.Time{}
 }
@@ -773,7 +876,7 @@ func (p *pacer) paused(now time.Time) (reason string, until time.Time) {
 // stalled reports whether the platform has admitted nothing for stallAfter:
 // not a rate limit, but a platform that refuses everything.
 func (p *pacer) stalled(now time.Time) bool {
-	return now.Sub(p.lastOK) > stallAfter && now.After(p.pauseUntil)
+	return now.Sub(p.lastOK) > stallAfter && (now.After(p.pauseUntil) || p.probe.on)
 }
 
 // answers is a ring of the last answers and the epochs of their requests.

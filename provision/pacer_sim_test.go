@@ -51,6 +51,14 @@ func fixedWindow(n int, per time.Duration, start time.Time) server {
 	}
 }
 
+// silent drops the Retry-After of srv's throttles.
+func silent(srv server) server {
+	return func(now time.Time) (bool, time.Duration) {
+		ok, _ := srv(now)
+		return ok, 0
+	}
+}
+
 // randomThrottles throttles a share of requests, whatever the rate.
 func randomThrottles(share float64, retryAfter time.Duration, rng *rand.Rand) server {
 	return func(time.Time) (bool, time.Duration) {
@@ -73,6 +81,7 @@ type simConfig struct {
 	d      time.Duration // how long to run
 	skip   time.Duration // the results count after this
 	seed   uint64
+	silent bool // the server's throttles are 429s without Retry-After
 }
 
 type simResult struct {
@@ -122,7 +131,7 @@ func simulate(p *pacer, srv server, start time.Time, c simConfig) simResult {
 					res.admitted++
 				}
 			} else {
-				p.throttle(now, f.s, f.ra)
+				p.throttleWith(now, f.s, f.ra, c.silent)
 				res.throttledAll++
 				if counts {
 					res.throttled++

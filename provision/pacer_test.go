@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -405,6 +407,80 @@ func TestPacerKeepsUnderAClosedWindowsQuota(t *testing.T) {
 		if r.throttled > 0 || r.rate < 0.9*25 {
 			t.Errorf("%d in flight: %d throttled in the four windows after the first closed, %.1f/s; want none, at least 22.5/s",
 				par, r.throttled, r.rate)
+		}
+	}
+}
+
+// TestPacerProbesAWindowThatSaysNotWhenItReopens: Cloud Elements documents no
+// Retry-After. A closed window whose 429s carry none was taken for a limit
+// far below the pace: cut after cut down to a trickle of requests, each
+// refused until the window reopened, then a climb back (on the simulation
+// below, 122-133 throttles and 8.7-8.9/s of a window of 100 per 10 s, 36 and
+// 16.4/s of 50 per 2 s). Now the run pauses and sends one request at a time,
+// each after a longer wait (250 ms doubling to 1 s), and the first admitted
+// begins the window's next cycle, paced at its quota over its length.
+func TestPacerProbesAWindowThatSaysNotWhenItReopens(t *testing.T) {
+	p := newPacer(0, t0)
+	now := oneAtATime(p, t0, 20, 50*time.Millisecond, p.admit)
+	// The window closes: the requests in flight are all refused.
+	var ss []stamp
+	for range 6 {
+		now = p.turn(now)
+		ss = append(ss, p.send(now))
+	}
+	now = now.Add(50 * time.Millisecond)
+	for _, s := range ss {
+		p.throttleWith(now, s, 0, true)
+	}
+	reason, _ := p.paused(now)
+	if !strings.Contains(reason, "no Retry-After") {
+		t.Fatalf("after a cluster of 429s without Retry-After: paused %q; want a probing pause", reason)
+	}
+	closedAt := now
+	// Probes, one at a time: refused three times, then admitted.
+	var waits []time.Duration
+	for i := range 4 {
+		at := p.turn(now)
+		waits = append(waits, at.Sub(now).Round(10*time.Millisecond))
+		s := p.send(at)
+		if next := p.turn(at); next.Before(at.Add(time.Minute)) {
+			t.Fatalf("probe %d: another request may go at +%v while it is out", i+1, next.Sub(at))
+		}
+		now = at.Add(50 * time.Millisecond)
+		if i < 3 {
+			p.throttleWith(now, s, 0, true)
+		} else {
+			p.admit(now, s)
+		}
+	}
+	if want := []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, time.Second}; !slices.Equal(waits, want) {
+		t.Errorf("probes went after %v; want %v (after the closing, then after each refusal)", waits, want)
+	}
+	if reason, _ := p.paused(now); reason != "" {
+		t.Fatalf("after an admitted probe: still paused, %q", reason)
+	}
+	// The cycle: 21 admitted from the start to the reopening (between the
+	// last refused probe and the admitted one).
+	cycle := now.Add(-50*time.Millisecond - 500*time.Millisecond).Sub(t0)
+	if r, want := p.pace(now), onsetMargin*21/cycle.Seconds(); math.Abs(r-want) > 0.05*want {
+		t.Errorf("pace after the reopening %.2f/s; want the cycle's rate, %.2f/s (%v since the closing)", r, want, now.Sub(closedAt))
+	}
+
+	for _, c := range []struct {
+		n        int
+		per, d   time.Duration
+		most     int
+		minShare float64
+	}{{100, 10 * time.Second, 50 * time.Second, 40, 0.9}, {50, 2 * time.Second, 12 * time.Second, 25, 0.9}} {
+		for _, par := range []int{16, 64} {
+			p := newPacer(0, t0)
+			r := simulate(p, silent(fixedWindow(c.n, c.per, t0)), t0, simConfig{par: par, rtt: 50 * time.Millisecond,
+				jitter: time.Millisecond, late: 2 * time.Millisecond, d: c.d, skip: c.per + 2*time.Second, seed: 1, silent: true})
+			limit := float64(c.n) / c.per.Seconds()
+			if r.throttledAll > c.most || r.rate < c.minShare*limit {
+				t.Errorf("window %d per %v, %d in flight: %d throttled of %d, %.2f/s after the first cycle; want at most %d, at least %.1f/s",
+					c.n, c.per, par, r.throttledAll, r.sent, r.rate, c.most, c.minShare*limit)
+			}
 		}
 	}
 }

@@ -138,7 +138,7 @@ func (p *policy) done(t ticket, err error) {
 		p.pc.lost(now, t.s)
 	case ae.Status == 429 || ae.Status == 503:
 		p.throttled++
-		p.pc.throttle(now, t.s, min(ae.RetryAfter, maxRetryAfter))
+		p.pc.throttleWith(now, t.s, min(ae.RetryAfter, maxRetryAfter), ae.Status == 429)
 		held = true
 	default:
 		p.pc.admit(now, t.s)

@@ -103,6 +103,9 @@ type Options struct {
 	// in any RatePer, then 429 with Retry-After the time until the oldest of
 	// them is RatePer old.
 	Rolling bool
+	// NoRetryAfter leaves Retry-After out of the rate limit's 429s, as Cloud
+	// Elements documents none: a client must find the wait itself.
+	NoRetryAfter bool
 	// RetryAfterDate sends every Retry-After as an HTTP date, the moment
 	// meant truncated to its second (as Go's http.TimeFormat writes it),
 	// instead of delta-seconds rounded up.
@@ -370,7 +373,9 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			e.mu.Lock()
 			e.stats.RateLimited++
 			e.mu.Unlock()
-			e.retryAfter(sw.Header(), wait)
+			if !e.opts.NoRetryAfter {
+				e.retryAfter(sw.Header(), wait)
+			}
 			e.writeFault(sw, r, flow, http.StatusTooManyRequests)
 			return
 		}
