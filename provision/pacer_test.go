@@ -48,12 +48,8 @@ func TestPacerFindsALimitAndHoldsIt(t *testing.T) {
 
 func TestPacerCutsOnAThrottleCluster(t *testing.T) {
 	p := newPacer(0, t0)
-	p.announce(t0, 100) // pacing at 100/s
-	now := t0
-	for range 200 { // two seconds admitted at 100/s
-		now = p.turn(now)
-		p.admit(now, p.send(now))
-	}
+	p.announce(t0, 100)         // pacing at 100/s
+	now := admitted(p, t0, 200) // two seconds admitted at 100/s
 	// The platform's limit drops to about half: every other answer a throttle.
 	p.ceiling = math.Inf(1)
 	for i := range 20 {
@@ -81,11 +77,7 @@ func TestPacerCutsOnAThrottleCluster(t *testing.T) {
 func TestPacerSingleThrottleDoesNotPauseTheRun(t *testing.T) {
 	p := newPacer(0, t0)
 	p.announce(t0, 20)
-	now := t0
-	for range 40 {
-		now = p.turn(now)
-		p.admit(now, p.send(now))
-	}
+	now := admitted(p, t0, 40)
 	now = p.turn(now)
 	p.throttle(now, p.send(now), 30*time.Second) // one throttle, Retry-After 30 s
 	if reason, _ := p.paused(now); reason != "" {
@@ -99,12 +91,8 @@ func TestPacerSingleThrottleDoesNotPauseTheRun(t *testing.T) {
 func TestPacerPausesForAClosedWindow(t *testing.T) {
 	p := newPacer(0, t0)
 	p.announce(t0, 100)
-	now := t0
-	for range 100 { // a window's quota, spent in a second
-		now = p.turn(now)
-		p.admit(now, p.send(now))
-	}
-	ra := 9 * time.Second // the window reopens in 9 s
+	now := admitted(p, t0, 100) // a window's quota, spent in a second
+	ra := 9 * time.Second       // the window reopens in 9 s
 	for range 2 {
 		now = p.turn(now)
 		p.throttle(now, p.send(now), ra)
@@ -136,11 +124,7 @@ func TestPacerPausesForAClosedWindow(t *testing.T) {
 func TestPacerPausesToTheMiddleOfADatesLastSecond(t *testing.T) {
 	p := newPacer(0, t0)
 	p.announce(t0, 100)
-	now := t0
-	for range 100 {
-		now = p.turn(now)
-		p.admit(now, p.send(now))
-	}
+	now := admitted(p, t0, 100)
 	reopen := now.Add(8600 * time.Millisecond) // the end of the second the date names
 	for range 2 {
 		now = p.turn(now)
@@ -154,11 +138,7 @@ func TestPacerPausesToTheMiddleOfADatesLastSecond(t *testing.T) {
 func TestPacerRecoversToThePeakWithinRecoverTime(t *testing.T) {
 	p := newPacer(0, t0)
 	p.announce(t0, 100) // pacing at 100/s
-	now := t0
-	for range 200 {
-		now = p.turn(now)
-		p.admit(now, p.send(now))
-	}
+	now := admitted(p, t0, 200)
 	p.ceiling = math.Inf(1)
 	// Ten requests in flight; the limit refuses eight of them: a cut to
 	// the rate admitted, 20/s.
@@ -536,11 +516,7 @@ func TestPacerGoesUnderThePeakAtTheEnd(t *testing.T) {
 	// go under the peak instead of probing beyond it.
 	p := newPacer(0, t0)
 	p.announce(t0, 100)
-	now := t0
-	for range 100 {
-		now = p.turn(now)
-		p.admit(now, p.send(now))
-	}
+	now := admitted(p, t0, 100)
 	now = p.turn(now)
 	p.throttle(now, p.send(now), time.Second) // a stray throttle: Retry-After 1 s
 	now = now.Add(10 * time.Second)
@@ -599,6 +575,16 @@ func TestPacerSlowStartsWhenTheCreatesBegin(t *testing.T) {
 	if r := p.pace(t0.Add(time.Second)); r > 10 {
 		t.Errorf("pace %.1f/s after begin, with 10/s announced; want at most 10/s", r)
 	}
+}
+
+// admitted sends n requests at the pace, each admitted as it is sent, and
+// returns the time of the last.
+func admitted(p *pacer, now time.Time, n int) time.Time {
+	for range n {
+		now = p.turn(now)
+		p.admit(now, p.send(now))
+	}
+	return now
 }
 
 // oneAtATime sends n requests one after the other from now, each answered
