@@ -423,7 +423,7 @@ func (p *pacer) admit(now time.Time, s stamp) {
 		// The window reopened between the last refusal and this probe.
 		since := p.probe.since
 		p.probe = probe{}
-		p.newCycle(now, since.Add(s.at.Sub(since)/2), false)
+		p.newCycle(now, since.Add(s.at.Sub(since)/2))
 		p.cycleOK = 1 // this probe's
 		return
 	}
@@ -682,13 +682,13 @@ func (p *pacer) closed(now time.Time, spent bool) {
 	if spent {
 		p.pauseReason = fmt.Sprintf("window quota used, %d admitted", p.cycleOK)
 	}
-	p.newCycle(now, until, spent)
+	p.newCycle(now, until)
 }
 
 // newCycle begins the platform's next cycle at reopen, when a closed window
 // reopens (or reopened), and paces from then on at the rate it admitted over
 // the cycle that ended.
-func (p *pacer) newCycle(now, reopen time.Time, spent bool) {
+func (p *pacer) newCycle(now, reopen time.Time) {
 	cycle := reopen.Sub(p.cycleStart)
 	var r float64
 	switch {
@@ -721,7 +721,7 @@ func (p *pacer) newCycle(now, reopen time.Time, spent bool) {
 // reopens: after firstProbe (or, once a window's length is known, when this
 // one should reopen) one request goes alone; refused, the next goes after
 // twice the wait, up to maxProbeWait. The first admitted one begins the
-// platform's next cycle (reopened).
+// platform's next cycle (newCycle, from admit).
 func (p *pacer) startProbe(now time.Time) {
 	wait := firstProbe
 	if p.windowed && p.quotaWithin > 0 && p.quotaWithin <= maxHold {
@@ -734,8 +734,8 @@ func (p *pacer) startProbe(now time.Time) {
 	p.newEpoch(now)
 }
 
-// probeRefused records a throttle while probing: the probe's is the window
-// still closed, and the next probe waits longer.
+// probeRefused records a throttle while probing: a refused probe means the
+// window is still closed, and the next probe waits longer.
 func (p *pacer) probeRefused(now time.Time, s stamp) {
 	if !p.probe.out || !s.at.Equal(p.probe.at) {
 		return // sent before the window closed
