@@ -183,8 +183,7 @@ func (run *Run) Apply(ctx context.Context, plan Plan) Outcome {
 			left.Add(1)
 		}
 	}
-	run.pol.begin()
-	run.pol.remaining(int(left.Load()))
+	run.pol.begin(int(left.Load()))
 	defer run.pol.remaining(-1)
 	g := new(errgroup.Group)
 	// Accounts in progress are bounded by held, taken before a slot, so that

@@ -18,7 +18,10 @@ import (
 //
 //   - Start. Until the platform first shows a limit, the pace starts at
 //     slowStartRate and doubles every slowStartDoubling (TCP's slow start),
-//     so a run at high parallelism does not open with a wave of requests;
+//     so a run at high parallelism does not open with a wave of requests
+//     (every fastStartDoubling in a run long enough that the refusals of a
+//     ramp into a hidden limit, at most the parallelism, are a small share
+//     of it: see begin);
 //     once the pace is more than twice what the run manages to send, the
 //     parallelism is the bottleneck and pacing stops (with no throttle and
 //     no --rate, the pacer then costs nothing). The first limit ends slow
@@ -159,13 +162,14 @@ type pacer struct {
 
 // curve is the shape of the pace over time.
 type curve struct {
-	phase   pacePhase
-	start   time.Time // slow start's t = 0
-	frozeAt time.Time // slow start's clock stopped here, while throttles tell whether they are a limit
-	peak    float64   // the rate to recover to (CUBIC's W_max)
-	from    float64   // the pace right after the cut
-	cutAt   time.Time // the cubic curve's t = 0
-	flat    bool      // stay at from: a cut under test
+	phase    pacePhase
+	start    time.Time     // slow start's t = 0
+	doubling time.Duration // slow start's doubling time (begin)
+	frozeAt  time.Time     // slow start's clock stopped here, while throttles tell whether they are a limit
+	peak     float64       // the rate to recover to (CUBIC's W_max)
+	from     float64       // the pace right after the cut
+	cutAt    time.Time     // the cubic curve's t = 0
+	flat     bool          // stay at from: a cut under test
 	// windowed is set after a closed window: beyond the peak the pace grows
 	// windowedProbe times more slowly (probing past a window's quota
 	// closes it for the rest of its length).
@@ -223,16 +227,18 @@ const (
 	probeGain         = 1 - beta        // above the peak, +10% recoverTime after reaching it (CUBIC's symmetry)
 	slowStartRate     = 40.0            // requests per second at the start
 	slowStartDoubling = 150 * time.Millisecond
-	minPace           = 0.5             // requests per second, the floor of any cut (the AWS SDK's minFillRate)
-	tolerated         = 0.01            // a share of throttles not worth a cut
-	testWindow        = 50              // the answers a cut on a trickle is decided on: the last of the current epoch
-	significance      = 0.01            // how unlikely under the tolerated share the throttles must be to cut
-	onsetMargin       = 0.97            // the peak against the pace where a trickle of throttles began
-	noiseFall         = 0.5             // throttles at the lower pace at least this share of those before are noise
-	maxNoise          = 0.1             // a larger share is a limit, whatever it is at lower paces
-	onsetNoise        = 1.5 * maxNoise  // in slow start, a larger share since a trickle began holds the pace
-	minTest, maxTest  = 30, 100         // the answers a cut waits for its verdict
-	testTime          = time.Second / 2 // or as long, with at least minTest/2 answers
+	fastStartDoubling = 50 * time.Millisecond // slow start's, in a long run (begin)
+	fastStartRun      = 100                   // a long run makes this many requests per request in parallel
+	minPace           = 0.5                   // requests per second, the floor of any cut (the AWS SDK's minFillRate)
+	tolerated         = 0.01                  // a share of throttles not worth a cut
+	testWindow        = 50                    // the answers a cut on a trickle is decided on: the last of the current epoch
+	significance      = 0.01                  // how unlikely under the tolerated share the throttles must be to cut
+	onsetMargin       = 0.97                  // the peak against the pace where a trickle of throttles began
+	noiseFall         = 0.5                   // throttles at the lower pace at least this share of those before are noise
+	maxNoise          = 0.1                   // a larger share is a limit, whatever it is at lower paces
+	onsetNoise        = 1.5 * maxNoise        // in slow start, a larger share since a trickle began holds the pace
+	minTest, maxTest  = 30, 100               // the answers a cut waits for its verdict
+	testTime          = time.Second / 2       // or as long, with at least minTest/2 answers
 	maxHold           = time.Minute
 	windowedProbe     = 16
 	unsureGain        = 4 * probeGain
@@ -264,7 +270,7 @@ func newPacer(fixedRate float64, now time.Time) *pacer {
 	if fixedRate > 0 {
 		fixed = fixedRate
 	}
-	return &pacer{fixed: fixed, ceiling: math.Inf(1), curve: curve{phase: slowStart, start: now},
+	return &pacer{fixed: fixed, ceiling: math.Inf(1), curve: curve{phase: slowStart, start: now, doubling: slowStartDoubling},
 		cycleStart: now, lastOK: now, remaining: -1}
 }
 
@@ -276,7 +282,7 @@ func (p *pacer) pace(now time.Time) float64 {
 		if !p.frozeAt.IsZero() {
 			now = p.frozeAt
 		}
-		r = slowStartRate * math.Exp2(float64(now.Sub(p.start))/float64(slowStartDoubling))
+		r = slowStartRate * math.Exp2(float64(now.Sub(p.start))/float64(p.doubling))
 	case cubic:
 		t := max(float64(now.Sub(p.cutAt))/float64(recoverTime), 0)
 		switch {
@@ -319,14 +325,30 @@ func (p *pacer) pace(now time.Time) float64 {
 }
 
 // begin tells the pacer that the run's requests in parallel begin at now
-// (Apply's creates, updates and deletes, after the reads that planned them).
+// (Apply's creates, updates and deletes, after the reads that planned them):
+// n requests at least, up to parallelism at once.
+//
 // A slow start no throttle has ended begins again from slowStartRate: the
 // reads went one page after the other, which tests no rate, and its clock
 // ran on through them (and through any wait before the apply), so the pace
 // would otherwise open with a wave of requests at once.
-func (p *pacer) begin(now time.Time) {
+//
+// How fast it doubles depends on the run's length. The ramp costs time:
+// about 3.5 doubling times of the run at full speed (0.5 s at 150 ms). When
+// it meets a hidden limit it costs refusals: the requests sent in the round
+// trip before the first throttle answers, never more than the parallelism.
+// A short run doubles every slowStartDoubling, so that those refusals stay a
+// small share of it. In a run of fastStartRun requests or more per request
+// in parallel, they are at most 1% however fast the ramp, and its time is
+// what counts: it doubles every fastStartDoubling.
+func (p *pacer) begin(now time.Time, n, parallelism int) {
+	p.remaining = n
 	if !p.limitSeen && p.phase != cubic {
 		p.phase, p.start, p.frozeAt = slowStart, now, time.Time{}
+		p.doubling = slowStartDoubling
+		if n >= fastStartRun*max(parallelism, 1) {
+			p.doubling = fastStartDoubling
+		}
 	}
 }
 
@@ -375,7 +397,7 @@ func (p *pacer) send(now time.Time) stamp {
 		p.probe.out, p.probe.at = true, now
 	}
 	p.sent.add(now)
-	if p.phase == slowStart && now.Sub(p.start) > 5*slowStartDoubling && r > 2*p.sent.rate(now, 500*time.Millisecond) {
+	if p.phase == slowStart && now.Sub(p.start) > 5*p.doubling && r > 2*p.sent.rate(now, 500*time.Millisecond) {
 		p.phase = open // the parallelism, not the pace, limits the run
 	}
 	if math.IsInf(r, 1) {

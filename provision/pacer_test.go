@@ -558,7 +558,7 @@ func TestPacerSlowStartsWhenTheCreatesBegin(t *testing.T) {
 	// at once into the platform's hidden limit.
 	p := newPacer(0, t0)
 	now := oneAtATime(p, t0, 20, 100*time.Millisecond, p.admit)
-	p.begin(now)
+	p.begin(now, -1, 64)
 	if r := p.pace(now); r > 2*slowStartRate {
 		t.Errorf("pace %.0f/s when the creates begin after 20 pages read one after the other; want slow start's, %v/s", r, slowStartRate)
 	}
@@ -571,9 +571,41 @@ func TestPacerSlowStartsWhenTheCreatesBegin(t *testing.T) {
 	// A limit seen while reading stays: begin does not forget it.
 	p = newPacer(0, t0)
 	p.announce(t0, 10)
-	p.begin(t0.Add(time.Second))
+	p.begin(t0.Add(time.Second), -1, 64)
 	if r := p.pace(t0.Add(time.Second)); r > 10 {
 		t.Errorf("pace %.1f/s after begin, with 10/s announced; want at most 10/s", r)
+	}
+}
+
+func TestPacerRampsFasterInALongRun(t *testing.T) {
+	// A run of 10,000 creates at parallelism 64 ramps up three times as fast
+	// as one of 300: its ramp into a hidden limit costs at most 64
+	// refusals, under 1% of it, and the time it takes is what counts.
+	at := t0.Add(250 * time.Millisecond) // five fast doublings
+	long, short := newPacer(0, t0), newPacer(0, t0)
+	long.begin(t0, 10_000, 64)
+	short.begin(t0, 300, 64)
+	if r := long.pace(at); math.Abs(r-32*slowStartRate) > 1 {
+		t.Errorf("long run: pace %.0f/s 250 ms in; want %v/s", r, 32*slowStartRate)
+	}
+	if r, want := short.pace(at), slowStartRate*math.Exp2(250.0/150); math.Abs(r-want) > 1 {
+		t.Errorf("short run: pace %.0f/s 250 ms in; want %.0f/s", r, want)
+	}
+	// Parallelism counts: 10,000 requests at 200 at once are a short run.
+	wide := newPacer(0, t0)
+	wide.begin(t0, 10_000, 200)
+	if r := wide.pace(at); r > 4*slowStartRate {
+		t.Errorf("10,000 requests at parallelism 200: pace %.0f/s 250 ms in; want slow start's", r)
+	}
+
+	// Into a token bucket of 50/s with a burst of 50, reached at full pace:
+	// the refusals stay within the parallelism.
+	p := newPacer(0, t0)
+	p.begin(t0, 10_000, 64)
+	r := simulate(p, tokenBucket(50, 50), t0, simConfig{par: 64, rtt: 50 * time.Millisecond, jitter: 300 * time.Microsecond,
+		late: 2 * time.Millisecond, d: 5 * time.Second, seed: 1})
+	if r.throttledAll > 64 {
+		t.Errorf("%d of %d throttled in a long run's first 5 s against a bucket of 50/s with a burst of 50; want at most 64", r.throttledAll, r.sent)
 	}
 }
 

@@ -165,12 +165,12 @@ func (p *policy) announce(l announcedLimit) {
 }
 
 // begin tells the policy that the run's requests in parallel begin, after
-// the reads that planned them (see pacer.begin).
-func (p *policy) begin() {
+// the reads that planned them: n requests at least (see pacer.begin).
+func (p *policy) begin(n int) {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.pc.begin(now)
+	p.pc.begin(now, n, cap(p.slots))
 	p.reschedule()
 	p.publish(now)
 }
