@@ -70,8 +70,15 @@ import (
 //     the pace (at most twice the rate sent). The AWS SDK scales the same
 //     curve in absolute requests per second; here it is relative to the
 //     peak. Beyond slow start's estimate (from the few answers of its first
-//     throttles, off by a quarter either way) it probes unsureGain times as
-//     fast; beyond a closed window's rate windowedProbe times more slowly.
+//     throttles, off by a quarter either way) it probes up to a quarter above
+//     it within recoverTime (unsureGain), then on at the sure curve's slope
+//     (at the steeper slope, a run rode a token bucket's burst, refilled
+//     while the pace was under its rate, to half again above the limit
+//     before the first throttle); beyond a closed window's rate windowedProbe times more slowly;
+//     beyond a peak the last cuts confirmed (each within confirmMargin of
+//     the one before) 2, 4, then 8 times more slowly: a limit that holds
+//     still is probed for less often, and each probe past it costs a round
+//     of throttles.
 //   - End. When the requests the run has left take less than the longest
 //     Retry-After seen, a throttle would delay the end of the whole run by
 //     its Retry-After (earlier, other requests fill the wait), so the last
@@ -84,7 +91,9 @@ import (
 //     to maxNoise), the pace stays at the cut until enough answers at that
 //     pace tell (testTime, or up to maxTest answers): if at most one of them
 //     was a throttle, or significantly fewer than half as many as before, it
-//     was a limit and recovery starts; if not, the throttles do not depend on
+//     was a limit and recovery starts (as when the share rose, to twice what
+//     it was or significantly: the cut was still above a limit that a
+//     bucket's burst hid); if not, the throttles do not depend on
 //     the rate, the cut is undone (the pace resumes where it was), and their
 //     share becomes the noise floor later throttles must rise above. A lone
 //     throttle proves no noise: a token bucket is still empty right after
@@ -178,6 +187,11 @@ type curve struct {
 	// answers to its first throttles: beyond it the pace grows unsureGain
 	// times as fast, and the end of the run does not hold to it.
 	sure bool
+	// confirmed counts the cuts in a row at about the same peak: beyond a
+	// peak cut at again and again the pace grows 2^confirmed times more
+	// slowly (the platform's limit holds still; probing past it costs a
+	// round of throttles each time).
+	confirmed int
 }
 
 // hold is the wait after a throttle: the answers to the requests that were in
@@ -241,7 +255,9 @@ const (
 	testTime          = time.Second / 2       // or as long, with at least minTest/2 answers
 	maxHold           = time.Minute
 	windowedProbe     = 16
-	unsureGain        = 4 * probeGain
+	unsureGain        = 2.5 * probeGain // +25% one recoverTime beyond an unsure peak: it may be off by a quarter
+	confirmMargin     = 0.1             // a cut's peak this close to the last one confirms it
+	maxConfirmed      = 3
 	holdInFlight      = 4               // the requests in flight that make a throttle hold the run
 	closedRetryAfter  = 2 * time.Second // a cluster waiting this long or more is a closed window
 )
@@ -298,14 +314,18 @@ func (p *pacer) pace(now time.Time) float64 {
 			if p.windowed {
 				u /= windowedProbe
 			}
-			if u > 1 {
-				u = math.Cbrt(3*u - 2)
-			}
+			u /= float64(int(1) << p.confirmed)
 			gain := probeGain
 			if !p.sure {
 				gain = unsureGain
 			}
-			r = p.peak * (1 + gain*u*u*u)
+			if u <= 1 {
+				r = p.peak * (1 + gain*u*u*u)
+			} else {
+				// Straight on at the sure curve's slope there: an
+				// unsure peak was off by at most the quarter covered.
+				r = p.peak * (1 + gain + 3*probeGain*(u-1))
+			}
 			// Beyond the peak, grow only while the run uses the pace (the
 			// AWS SDK caps it at twice the measured sending rate).
 			r = min(r, max(p.peak, 2*p.sent.rate(now, time.Second)))
@@ -651,7 +671,13 @@ func (p *pacer) cut(now time.Time, admitted, peak float64, trickle bool) {
 		need := int(math.Ceil(3 / (noiseFall * max(share, tolerated))))
 		p.test = &cutTest{epoch: p.epoch + 1, at: now, share: share, need: min(max(need, minTest), maxTest), saved: p.curve, seen: p.limitSeen}
 	}
+	prev, wasSure := p.peak, p.phase == cubic && p.sure && !p.flat
 	p.peak = max(peak, minPace)
+	if wasSure && math.Abs(p.peak-prev) <= confirmMargin*prev {
+		p.confirmed = min(p.confirmed+1, maxConfirmed)
+	} else {
+		p.confirmed = 0
+	}
 	b := beta
 	if p.test != nil {
 		b = trickleBeta // a trickle: just below where it came
@@ -677,9 +703,14 @@ func (p *pacer) tested(now time.Time, s stamp, throttled bool) {
 		return
 	}
 	p.test = nil
-	if t.x < 2 || binomialCDF(t.x, t.n, noiseFall*t.share) < 0.05 || float64(t.x)/float64(t.n) > maxNoise {
+	fell := binomialCDF(t.x, t.n, noiseFall*t.share) < 0.05
+	rose := float64(t.x) > 2*t.share*float64(t.n) || 1-binomialCDF(t.x-1, t.n, t.share) < 0.05
+	if t.x < 2 || fell || rose || float64(t.x)/float64(t.n) > maxNoise {
 		// The share fell with the pace, or too few throttles to say it
-		// did not: a limit; recover from here.
+		// did not: a limit; recover from here. A share that rose at the
+		// lower pace is no noise either: the cut was still above a limit
+		// (a token bucket's burst, spent before the cut, hid it), and
+		// the next throttles cut again.
 		p.flat, p.cutAt = false, now
 		return
 	}
@@ -730,6 +761,7 @@ func (p *pacer) newCycle(now, reopen time.Time) {
 		p.quota, p.quotaWithin = p.cycleOK, cycle
 	}
 	p.peak, p.from, p.flat, p.phase, p.windowed, p.sure = r, r, false, cubic, true, true
+	p.confirmed = 0
 	p.cutAt = reopen.Add(min(cycle, maxHold) - recoverTime) // hold the cycle's rate for one more cycle
 	p.newEpoch(now)
 	p.limitSeen = true
@@ -871,6 +903,7 @@ func (p *pacer) announce(now time.Time, rate float64) {
 	if p.phase != cubic || p.peak > rate {
 		p.phase, p.flat, p.test, p.sure = cubic, false, nil, true
 		p.peak, p.from = rate, rate
+		p.confirmed = 0
 		p.cutAt = now.Add(-recoverTime)
 	}
 }

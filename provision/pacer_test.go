@@ -218,6 +218,48 @@ func TestPacerTellsNoiseFromALimitAfterACut(t *testing.T) {
 	}
 }
 
+func TestPacerTakesAShareThatRoseAfterACutForALimit(t *testing.T) {
+	// A trickle of throttles (4 of the last 200 answers) cuts, under test.
+	// At the lower pace 2 of 25 are throttled: a share four times that
+	// before the cut, which noise (the same share at any pace) does not
+	// show. A token bucket's burst, spent just before the cut, does: the
+	// cut was still above its rate. Before, the share had only to not
+	// fall by half to be noise, and this one set a noise floor of 8%
+	// that kept the pace over the limit for the rest of the run.
+	p := newPacer(0, t0)
+	p.announce(t0, 100)
+	p.ceiling = math.Inf(1)
+	now := t0
+	for i := range 200 {
+		now = p.turn(now)
+		s := p.send(now)
+		if i%50 == 49 {
+			p.throttle(now, s, time.Second)
+		} else {
+			p.admit(now, s)
+		}
+	}
+	p.cut(now, 90, 100, true)
+	if p.test == nil {
+		t.Fatal("a cut on a trickle of 4 in 200 is not under test")
+	}
+	for i := range 25 {
+		now = p.turn(now).Add(10 * time.Millisecond)
+		s := p.send(now)
+		if i == 5 || i == 15 {
+			p.throttle(now, s, time.Second)
+		} else {
+			p.admit(now, s)
+		}
+	}
+	if p.test != nil {
+		t.Fatalf("no verdict after 25 answers over %v", now.Sub(p.test.at))
+	}
+	if p.noise != 0 {
+		t.Errorf("noise floor %.3f after 2 of 25 throttled at the lower pace, against 2%% before; want none (a limit)", p.noise)
+	}
+}
+
 func TestPacerSlowStartHoldsWhereThrottlesBegin(t *testing.T) {
 	// A bucket with a burst of 1 refuses about half of what comes a little
 	// over its rate. Slow start doubled on through the throttles until
@@ -574,6 +616,81 @@ func TestPacerSlowStartsWhenTheCreatesBegin(t *testing.T) {
 	p.begin(t0.Add(time.Second), -1, 64)
 	if r := p.pace(t0.Add(time.Second)); r > 10 {
 		t.Errorf("pace %.1f/s after begin, with 10/s announced; want at most 10/s", r)
+	}
+}
+
+func TestPacerProbesAnUnsurePeakByAQuarter(t *testing.T) {
+	// Slow start's estimate of the limit may be off by a quarter: beyond it
+	// the pace reaches a quarter above it one recoverTime after the peak,
+	// then goes on at the slope of a sure peak's curve (+15% of the peak per
+	// recoverTime). Before, it went on at four times that: against a token
+	// bucket with a burst of 50, refilled while the pace recovered under its
+	// rate, the first throttle came at half again above the limit.
+	p := newPacer(0, t0)
+	p.cut(t0, 50, 50, false)
+	if p.sure {
+		t.Fatal("slow start's cut is sure")
+	}
+	at := func(u float64) float64 {
+		now := p.cutAt.Add(recoverTime + time.Duration(u*float64(recoverTime)))
+		for i := 100; i > 0; i-- {
+			p.sent.add(now.Add(-time.Duration(i) * 10 * time.Millisecond))
+		}
+		return p.pace(now) / p.peak
+	}
+	for _, c := range []struct{ u, want float64 }{{1, 1.25}, {2, 1.55}} {
+		if got := at(c.u); math.Abs(got-c.want) > 0.001 {
+			t.Errorf("%.0f recoverTime beyond an unsure peak: %.3f times it; want %.2f", c.u, got, c.want)
+		}
+	}
+}
+
+func TestPacerProbesAConfirmedLimitMoreSlowly(t *testing.T) {
+	// Cut again and again at about the same peak, the pace grows beyond
+	// it twice as slowly each time (up to 8 times): a limit that holds still
+	// is probed for less often, since each probe past it costs a round of
+	// throttles. A cut at another peak starts over.
+	p := newPacer(0, t0)
+	now := t0
+	p.cut(now, 50, 50, false)  // slow start's: the peak is a guess
+	beyond := func() float64 { // the run sends fast enough to use the pace
+		at := p.cutAt.Add(recoverTime + 2*time.Second)
+		for i := 100; i > 0; i-- {
+			p.sent.add(at.Add(-time.Duration(i) * 10 * time.Millisecond))
+		}
+		return p.pace(at)
+	}
+	var grew []float64
+	for i := range 5 {
+		now = now.Add(10 * time.Second)
+		p.cut(now, 50, 50+float64(i%2), false)
+		grew = append(grew, beyond()/p.peak-1)
+	}
+	want := []float64{0.10, 0.10 / 8, 0.10 / 64, 0.10 / 512, 0.10 / 512}
+	for i := range want {
+		if math.Abs(grew[i]-want[i]) > want[i]/100 {
+			t.Errorf("growth 2 s beyond the peak after cuts at it: %.5f; want %.5f", grew, want)
+			break
+		}
+	}
+	now = now.Add(10 * time.Second)
+	p.cut(now, 70, 70, false)
+	if g := beyond()/p.peak - 1; math.Abs(g-0.10) > 0.001 {
+		t.Errorf("growth 2 s beyond a new peak: %.4f; want 0.10", g)
+	}
+
+	// Against a token bucket of 50/s with a burst of 1, over 20 s: each
+	// cycle of cut and probe costs throttles, and there are fewer.
+	var share float64
+	const seeds = 8
+	for seed := uint64(1); seed <= seeds; seed++ {
+		p := newPacer(0, t0)
+		r := simulate(p, tokenBucket(50, 1), t0, simConfig{par: 16, rtt: 50 * time.Millisecond, jitter: 2 * time.Millisecond,
+			late: 2 * time.Millisecond, d: 20 * time.Second, seed: seed})
+		share += float64(r.throttledAll) / float64(r.sent) / seeds
+	}
+	if share > 0.032 {
+		t.Errorf("%.2f%% of requests throttled by a bucket of 50/s with a burst of 1, mean of %d runs; want at most 3.2%%", 100*share, seeds)
 	}
 }
 
