@@ -70,11 +70,8 @@ import (
 //     the pace (at most twice the rate sent). The AWS SDK scales the same
 //     curve in absolute requests per second; here it is relative to the
 //     peak. Beyond slow start's estimate (from the few answers of its first
-//     throttles, off by a quarter either way) it probes up to a quarter above
-//     it within recoverTime (unsureGain), then on at the sure curve's slope
-//     (at the steeper slope, a run rode a token bucket's burst, refilled
-//     while the pace was under its rate, to half again above the limit
-//     before the first throttle); beyond a closed window's rate windowedProbe times more slowly;
+//     throttles, off by a quarter either way) it probes unsureGain times as
+//     fast; beyond a closed window's rate windowedProbe times more slowly;
 //     beyond a peak the last cuts confirmed (each within confirmMargin of
 //     the one before) 2, 4, then 8 times more slowly: a limit that holds
 //     still is probed for less often, and each probe past it costs a round
@@ -91,9 +88,11 @@ import (
 //     to maxNoise), the pace stays at the cut until enough answers at that
 //     pace tell (testTime, or up to maxTest answers): if at most one of them
 //     was a throttle, or significantly fewer than half as many as before, it
-//     was a limit and recovery starts (as when the share rose, to twice what
-//     it was or significantly: the cut was still above a limit that a
-//     bucket's burst hid); if not, the throttles do not depend on
+//     was a limit and recovery starts; if the share rose (to twice what it
+//     was, or significantly), the cut was still above a limit that a
+//     bucket's burst hid, and the pace is cut again to what the test's
+//     answers were admitted (a share far above the one before decides at
+//     once); if not, the throttles do not depend on
 //     the rate, the cut is undone (the pace resumes where it was), and their
 //     share becomes the noise floor later throttles must rise above. A lone
 //     throttle proves no noise: a token bucket is still empty right after
@@ -255,8 +254,8 @@ const (
 	testTime          = time.Second / 2       // or as long, with at least minTest/2 answers
 	maxHold           = time.Minute
 	windowedProbe     = 16
-	unsureGain        = 2.5 * probeGain // +25% one recoverTime beyond an unsure peak: it may be off by a quarter
-	confirmMargin     = 0.1             // a cut's peak this close to the last one confirms it
+	unsureGain        = 4 * probeGain
+	confirmMargin     = 0.1 // a cut's peak this close to the last one confirms it
 	maxConfirmed      = 3
 	holdInFlight      = 4               // the requests in flight that make a throttle hold the run
 	closedRetryAfter  = 2 * time.Second // a cluster waiting this long or more is a closed window
@@ -319,13 +318,10 @@ func (p *pacer) pace(now time.Time) float64 {
 			if !p.sure {
 				gain = unsureGain
 			}
-			if u <= 1 {
-				r = p.peak * (1 + gain*u*u*u)
-			} else {
-				// Straight on at the sure curve's slope there: an
-				// unsure peak was off by at most the quarter covered.
-				r = p.peak * (1 + gain + 3*probeGain*(u-1))
+			if u > 1 {
+				u = math.Cbrt(3*u - 2)
 			}
+			r = p.peak * (1 + gain*u*u*u)
 			// Beyond the peak, grow only while the run uses the pace (the
 			// AWS SDK caps it at twice the measured sending rate).
 			r = min(r, max(p.peak, 2*p.sent.rate(now, time.Second)))
@@ -699,18 +695,26 @@ func (p *pacer) tested(now time.Time, s stamp, throttled bool) {
 	if throttled {
 		t.x++
 	}
-	if t.n < t.need && (now.Sub(t.at) < testTime || 2*t.n < minTest) {
+	// A share far above the one before needs no more answers to tell.
+	early := t.x >= 3 && float64(t.x) > 2*t.share*float64(t.n) && significant(t.x, t.n, max(t.share, tolerated))
+	if !early && t.n < t.need && (now.Sub(t.at) < testTime || 2*t.n < minTest) {
 		return
 	}
 	p.test = nil
 	fell := binomialCDF(t.x, t.n, noiseFall*t.share) < 0.05
 	rose := float64(t.x) > 2*t.share*float64(t.n) || 1-binomialCDF(t.x-1, t.n, t.share) < 0.05
-	if t.x < 2 || fell || rose || float64(t.x)/float64(t.n) > maxNoise {
+	if t.x >= 2 && rose {
+		// A share that rose at the lower pace is no noise: the cut was
+		// still above a limit that a token bucket's burst, spent before
+		// the cut, hid. The test's answers, all at the cut's pace,
+		// measure it: what they were admitted of that pace.
+		limit := p.from * float64(t.n-t.x) / float64(t.n)
+		p.cut(now, limit, limit, false)
+		return
+	}
+	if t.x < 2 || fell || float64(t.x)/float64(t.n) > maxNoise {
 		// The share fell with the pace, or too few throttles to say it
-		// did not: a limit; recover from here. A share that rose at the
-		// lower pace is no noise either: the cut was still above a limit
-		// (a token bucket's burst, spent before the cut, hid it), and
-		// the next throttles cut again.
+		// did not: a limit; recover from here.
 		p.flat, p.cutAt = false, now
 		return
 	}

@@ -223,22 +223,14 @@ func TestPacerTakesAShareThatRoseAfterACutForALimit(t *testing.T) {
 	// At the lower pace 2 of 25 are throttled: a share four times that
 	// before the cut, which noise (the same share at any pace) does not
 	// show. A token bucket's burst, spent just before the cut, does: the
-	// cut was still above its rate. Before, the share had only to not
-	// fall by half to be noise, and this one set a noise floor of 8%
-	// that kept the pace over the limit for the rest of the run.
+	// cut was still above its rate, and the pace is cut again. Before, the
+	// share had only to not fall by half to be noise, and this one set a
+	// noise floor of 8% that kept the pace over the limit for the rest of
+	// the run.
 	p := newPacer(0, t0)
 	p.announce(t0, 100)
 	p.ceiling = math.Inf(1)
-	now := t0
-	for i := range 200 {
-		now = p.turn(now)
-		s := p.send(now)
-		if i%50 == 49 {
-			p.throttle(now, s, time.Second)
-		} else {
-			p.admit(now, s)
-		}
-	}
+	now := trickle(p, t0)
 	p.cut(now, 90, 100, true)
 	if p.test == nil {
 		t.Fatal("a cut on a trickle of 4 in 200 is not under test")
@@ -258,6 +250,47 @@ func TestPacerTakesAShareThatRoseAfterACutForALimit(t *testing.T) {
 	if p.noise != 0 {
 		t.Errorf("noise floor %.3f after 2 of 25 throttled at the lower pace, against 2%% before; want none (a limit)", p.noise)
 	}
+	// The test's answers, at the cut's pace (81/s), were admitted 23 in
+	// 25: the limit, and beta below it is the pace.
+	if r, want := p.pace(now), beta*81*23/25; math.Abs(r-want) > 0.5 {
+		t.Errorf("pace %.1f/s after the verdict; want %.1f/s, beta times what the test's answers were admitted", r, want)
+	}
+
+	// Three throttles in the first twelve answers need no more to tell:
+	// the verdict comes at once, rather than after testTime at a pace the
+	// platform refuses a quarter of (too few to cut again on their own).
+	p = newPacer(0, t0)
+	p.announce(t0, 100)
+	p.ceiling = math.Inf(1)
+	now = trickle(p, t0)
+	p.cut(now, 90, 100, true)
+	for i := range 12 {
+		now = p.turn(now)
+		s := p.send(now)
+		if i%4 == 3 {
+			p.throttle(now, s, time.Second)
+		} else {
+			p.admit(now, s)
+		}
+	}
+	if p.test != nil {
+		t.Errorf("still testing after 3 of 12 answers throttled at the lower pace, against 2%% before")
+	}
+}
+
+// trickle sends 200 requests from now, every 50th throttled, and returns
+// the time of the last.
+func trickle(p *pacer, now time.Time) time.Time {
+	for i := range 200 {
+		now = p.turn(now)
+		s := p.send(now)
+		if i%50 == 49 {
+			p.throttle(now, s, time.Second)
+		} else {
+			p.admit(now, s)
+		}
+	}
+	return now
 }
 
 func TestPacerSlowStartHoldsWhereThrottlesBegin(t *testing.T) {
@@ -616,32 +649,6 @@ func TestPacerSlowStartsWhenTheCreatesBegin(t *testing.T) {
 	p.begin(t0.Add(time.Second), -1, 64)
 	if r := p.pace(t0.Add(time.Second)); r > 10 {
 		t.Errorf("pace %.1f/s after begin, with 10/s announced; want at most 10/s", r)
-	}
-}
-
-func TestPacerProbesAnUnsurePeakByAQuarter(t *testing.T) {
-	// Slow start's estimate of the limit may be off by a quarter: beyond it
-	// the pace reaches a quarter above it one recoverTime after the peak,
-	// then goes on at the slope of a sure peak's curve (+15% of the peak per
-	// recoverTime). Before, it went on at four times that: against a token
-	// bucket with a burst of 50, refilled while the pace recovered under its
-	// rate, the first throttle came at half again above the limit.
-	p := newPacer(0, t0)
-	p.cut(t0, 50, 50, false)
-	if p.sure {
-		t.Fatal("slow start's cut is sure")
-	}
-	at := func(u float64) float64 {
-		now := p.cutAt.Add(recoverTime + time.Duration(u*float64(recoverTime)))
-		for i := 100; i > 0; i-- {
-			p.sent.add(now.Add(-time.Duration(i) * 10 * time.Millisecond))
-		}
-		return p.pace(now) / p.peak
-	}
-	for _, c := range []struct{ u, want float64 }{{1, 1.25}, {2, 1.55}} {
-		if got := at(c.u); math.Abs(got-c.want) > 0.001 {
-			t.Errorf("%.0f recoverTime beyond an unsure peak: %.3f times it; want %.2f", c.u, got, c.want)
-		}
 	}
 }
 
