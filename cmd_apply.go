@@ -338,7 +338,7 @@ func finishRun(ctx context.Context, env *cmdEnv, s *session, command string, sta
 	switch {
 	case out.Aborted != "":
 		if out.AbortClass == provision.Canceled {
-			return errInterrupted(ctx).withHint("rerun the same command to finish; what was created is adopted, not created again")
+			return errInterrupted(ctx).withHint("rerun the same command to finish; it adopts what this run created")
 		}
 		err := abortedf("aborted: %s", s.scrub(out.Aborted))
 		if out.AbortClass == provision.Systemic {
