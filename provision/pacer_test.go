@@ -230,7 +230,7 @@ func TestPacerTakesAShareThatRoseAfterACutForALimit(t *testing.T) {
 	p := newPacer(0, t0)
 	p.announce(t0, 100)
 	p.ceiling = math.Inf(1)
-	now := trickle(p, t0)
+	now := throttledEvery(p, t0, 200, 50) // 4 of the last 200
 	p.cut(now, 90, 100, true)
 	if p.test == nil {
 		t.Fatal("a cut on a trickle of 4 in 200 is not under test")
@@ -262,29 +262,22 @@ func TestPacerTakesAShareThatRoseAfterACutForALimit(t *testing.T) {
 	p = newPacer(0, t0)
 	p.announce(t0, 100)
 	p.ceiling = math.Inf(1)
-	now = trickle(p, t0)
+	now = throttledEvery(p, t0, 200, 50)
 	p.cut(now, 90, 100, true)
-	for i := range 12 {
-		now = p.turn(now)
-		s := p.send(now)
-		if i%4 == 3 {
-			p.throttle(now, s, time.Second)
-		} else {
-			p.admit(now, s)
-		}
-	}
+	throttledEvery(p, now, 12, 4)
 	if p.test != nil {
 		t.Errorf("still testing after 3 of 12 answers throttled at the lower pace, against 2%% before")
 	}
 }
 
-// trickle sends 200 requests from now, every 50th throttled, and returns
-// the time of the last.
-func trickle(p *pacer, now time.Time) time.Time {
-	for i := range 200 {
+// throttledEvery sends n requests at the pace from now, every kth
+// throttled (Retry-After: 1) and the others admitted, and returns the time
+// of the last.
+func throttledEvery(p *pacer, now time.Time, n, k int) time.Time {
+	for i := range n {
 		now = p.turn(now)
 		s := p.send(now)
-		if i%50 == 49 {
+		if i%k == k-1 {
 			p.throttle(now, s, time.Second)
 		} else {
 			p.admit(now, s)
